@@ -1,0 +1,137 @@
+"""Draft deviation reports (utkast till avvikelserapport), one per case and receiving unit.
+
+They follow the regional form (Avvikelseblankett för BUS-samverkan) and the 7-step process
+of seed 001: the reporting unit's manager (chef A) sends the report to the receiving unit's
+manager (chef B), who replies with copies to the steering group's convener and the BUS
+secretariat; the steering group decides ("Avslutning av ärendet").
+
+The reporting unit is the unit that initiated the case's SIP (else opened the case). When
+it is the receiving unit itself, the field is left for the sender to fill in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from .findings import date_sv
+from .units import Unit, unit_label
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "reports"
+
+TYPE_SV = {
+    "case.opened": "Ärende öppnat", "sip.initiated": "SIP initierad",
+    "consent.given": "Samtycke givet", "consent.withdrawn": "Samtycke återkallat",
+    "meeting.scheduled": "Möte planerat", "meeting.rescheduled": "Möte ombokat",
+    "meeting.cancelled": "Möte inställt", "invitation.sent": "Kallelse skickad",
+    "meeting.held": "Möte genomfört", "bus_individ.requested": "BUS-individ aktualiserad",
+    "plan.documented": "Plan dokumenterad", "deviation.filed": "Avvikelse anmäld",
+    "deviation.replied": "Avvikelse besvarad", "deviation.closed": "Avvikelse avslutad",
+    "case.closed": "Ärende avslutat", "group.meeting.held": "Gruppmöte hållet",
+}
+RECIPIENT_SV = {"guardian": "vårdnadshavare", "child": "barnet"}
+
+
+def safe_name(text: str) -> str:
+    """A case or unit id made safe as part of a file name."""
+    cleaned = re.sub(r"[^A-Za-z0-9ÅÄÖåäöéÉü._-]", "_", text or "okand").strip(".")
+    return cleaned[:80] or "okand"
+
+
+def _unit(units: dict[str, Unit], unit_id: str | None) -> dict[str, Any]:
+    u = units.get(unit_id or "")
+    return {"id": unit_id, "name": unit_label(units, unit_id),
+            "manager": u.manager if u and u.manager else "ansvarig chef (fylls i)"}
+
+
+def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
+                   cases: list[dict[str, Any]], rules: list[Any], units: dict[str, Unit],
+                   cooperation: dict[str, str], as_of: dt.date) -> list[dict[str, Any]]:
+    """The content of every draft: one per (case, receiving unit) with violations."""
+    rule_of = {r.id: r for r in rules}
+    events = {(e["case"], e["id"]): e for e in evidence}
+    initiator = {c["case"]: c.get("initiator") for c in cases}
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for f in findings:
+        if f["status"] == "violation":
+            groups.setdefault((f["case"], f["unit"] or ""), []).append(f)
+    contexts = []
+    for (case, unit_id), items in sorted(groups.items()):
+        reporter = initiator.get(case)
+        reporting = _unit(units, reporter) if reporter and reporter != unit_id else {
+            "id": None, "name": "rapporterande verksamhet (fylls i)", "manager": "chef A (fylls i)"}
+        ids: list[str] = []
+        for f in items:
+            ids += [e for e in f["evidence"] if e not in ids]
+        timeline = []
+        for eid in ids:
+            e = events.get((case, eid))
+            if e is None:
+                continue
+            timeline.append({**e, "type_sv": TYPE_SV.get(e["type"], e["type"]),
+                             "unit_name": unit_label(units, e.get("unit")),
+                             "to_name": RECIPIENT_SV.get(e.get("to") or "", unit_label(units, e["to"]))
+                             if e.get("to") else None,
+                             "date_sv": date_sv(e["date"])})
+        timeline.sort(key=lambda e: (e["date"], e["time"] or "", ids.index(e["id"])))
+        contexts.append({
+            "filename": f"{safe_name(case)}__{safe_name(unit_id)}",
+            "case": case, "date": as_of.isoformat(), "date_sv": date_sv(as_of),
+            "reporting_unit": reporting, "receiving_unit": _unit(units, unit_id),
+            "bus_secretariat": cooperation.get("bus_secretariat", ""),
+            "steering_group_convener": cooperation.get("steering_group_convener", ""),
+            "items": [{
+                "rule": f["rule"], "title": f.get("title") or f["rule"],
+                "rule_version": f.get("rule_version"), "due": f["due"], "actual": f["actual"],
+                "due_sv": date_sv(f["due"]), "actual_sv": date_sv(f["actual"]),
+                "days_late": f["days_late"], "business_days_late": f["business_days_late"],
+                "message": f["message"], "meeting": f["meeting"], "event": f["event"],
+                "sources": [s.model_dump() for s in rule_of[f["rule"]].sources] if f["rule"] in rule_of else [],
+            } for f in items],
+            "timeline": timeline,
+        })
+    return contexts
+
+
+def environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                              trim_blocks=True, lstrip_blocks=True)
+
+
+def write_markdown_drafts(out: Path, findings, evidence, cases, rules, units, cooperation,
+                          as_of: dt.date) -> list[Path]:
+    template = environment().get_template("avvikelse.md.j2")
+    folder = out / "deviations"
+    folder.mkdir(exist_ok=True)
+    written = []
+    for ctx in build_contexts(findings, evidence, cases, rules, units, cooperation, as_of):
+        path = folder / f"{ctx['filename']}.md"
+        path.write_text(template.render(**ctx), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def build_deviation_contexts(scan_dir: Path, units: dict[str, Unit], cooperation: dict[str, str]):
+    """The same contexts, read back from a scan folder (for the Word reports)."""
+    import orjson
+    from .rules import Rule
+    scan_dir = Path(scan_dir)
+    read = lambda name: [orjson.loads(l) for l in (scan_dir / name).read_bytes().splitlines() if l.strip()] \
+        if (scan_dir / name).exists() else []  # noqa: E731
+    manifest = orjson.loads((scan_dir / "manifest.json").read_bytes())
+    rules = [_RuleInfo(r) for r in manifest.get("rules", [])]
+    return build_contexts(read("findings.jsonl"), read("evidence.jsonl"), read("cases.jsonl"),
+                          rules, units, cooperation, dt.date.fromisoformat(manifest["as_of"]))
+
+
+class _RuleInfo:
+    """The part of a rule the reports need, as the manifest records it."""
+    def __init__(self, data: dict[str, Any]):
+        from .rules import Source
+        self.id = data["id"]
+        self.sources = [Source(**s) for s in data.get("sources", [])]

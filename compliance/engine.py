@@ -1,0 +1,342 @@
+"""The rules engine: rule files compiled onto durable-rules, run in worker processes.
+
+This is the only module that imports durable-rules, so a reader sees in one place how a
+rule file becomes a ruleset, and another engine could replace it.
+
+How a scan uses durable-rules 2.0.28 (see docs/engine.md for the measured reasons):
+- Each `[[when]]` of a rule file (and each value of its `each` list) becomes one
+  durable-rules rule: a join of facts with conditions on day ordinals, `none()` for
+  negation, never `|` (or) inside a join, which crashes the C engine.
+- Each rule starts with its own trigger fact, asserted *last*, so that every blocking
+  fact of a `none()` is already there when the rule is first tried.
+- A case's facts are asserted in one call into a session slot (`sid` 0..SLOTS-1, reused),
+  the actions are drained, and the facts are retracted again: at most SLOTS live sessions,
+  no `delete_state` (which crashes after `none()`), no timers (the as-of date is a fact).
+- The engine's C code can still crash on some rule shapes. It runs in worker processes; a
+  batch whose worker died is run again in smaller batches, down to one case, and a case
+  that still crashes is reported as an error. No case is ever lost silently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import json
+import os
+import signal
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import orjson
+
+from .facts import build_case_facts
+from .findings import finalize
+from .rules import DATE_FIELDS, Condition, Expr, Rule
+
+SLOTS = 100            # live session slots per worker (fewer was faster and smaller)
+BATCH_CASES = 100      # cases per task sent to a worker
+FAULT_ENV = "COMPLIANCE_FAULT_CASE"   # test hook: a worker crashes on this case id
+
+_DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
+
+
+class EngineError(Exception):
+    pass
+
+
+# --- compiling rule files -----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """How one compiled durable-rules rule turns a match into a finding."""
+    rule_id: str
+    version: str
+    title: str
+    status: str
+    params: dict[str, Any]
+    emit: dict[str, Expr]
+
+
+def _term(term: tuple, params: dict[str, Any]) -> Any:
+    kind = term[0]
+    if kind == "int":
+        return term[1]
+    if kind == "str":
+        return term[1]
+    if kind == "param":
+        return params[term[1]]
+    return {term[1]: term[2]}      # a field of an earlier fact: {"alias": "field"}
+
+
+def _compile_expr(expr: Expr, params: dict[str, Any]) -> Any:
+    out: Any = None
+    for i, (sign, term) in enumerate(expr.terms):
+        value = _term(term, params)
+        if i == 0:
+            out = value if sign > 0 else {"$sub": {"$l": 0, "$r": value}}
+        else:
+            out = {"$add" if sign > 0 else "$sub": {"$l": out, "$r": value}}
+    return out
+
+
+def _compile_condition(cond: Condition, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rhs = _compile_expr(cond.expr, params)
+    if isinstance(rhs, list):
+        if cond.op != "!=":
+            raise EngineError(f"en lista kan bara jämföras med != ({cond.field})")
+        return [{"$neq": {cond.field: v}} for v in rhs]
+    if cond.op == "==":
+        return [{cond.field: rhs}]
+    return [{_DURABLE_OPS[cond.op]: {cond.field: rhs}}]
+
+
+def compile_rules(rules: list[Rule]) -> tuple[dict[str, Any], dict[str, Plan]]:
+    """Rule files -> (durable-rules ruleset definition, plan for each compiled rule)."""
+    definition: dict[str, Any] = {}
+    plans: dict[str, Plan] = {}
+    for rule in rules:
+        for when in rule.when:
+            keys = list(when.each)
+            values = [rule.params[when.each[k]] for k in keys]
+            for n, combo in enumerate(itertools.product(*values) if keys else [()]):
+                params = dict(rule.params, **dict(zip(keys, combo)))
+                name = f"{rule.id}__{when.name}__{n}"
+                conditions: list[dict[str, Any]] = [
+                    {"trig": {"$and": [{"t": "trig"}, {"r": name}]}}
+                ]
+                for k, pat in enumerate(when.facts):
+                    tests: list[dict[str, Any]] = [{"t": pat.fact}]
+                    for cond in pat.conditions:
+                        tests.extend(_compile_condition(cond, params))
+                    alias = f"n{k}$not" if pat.none else pat.alias
+                    conditions.append({alias: {"$and": tests} if len(tests) > 1 else tests[0]})
+                definition[name] = {"all": conditions}
+                plans[name] = Plan(rule.id, rule.version.isoformat(), rule.title, when.status,
+                                   params, {k: _parse(v) for k, v in when.emit.items()})
+    # A few rules that never match at the end of the ruleset: with them the C engine's
+    # out-of-bounds read (notes/durable-rules.md, crash 3) was not seen.
+    for k in range(3):
+        definition[f"zz_never_{k}"] = {"all": [{"x": {"t": f"never_{k}"}}]}
+    return definition, plans
+
+
+def _parse(text: str) -> Expr:
+    from .rules import parse_expr
+    return parse_expr(text)
+
+
+def _evaluate(expr: Expr, match: dict[str, dict[str, Any]], params: dict[str, Any]) -> Any:
+    total: Any = None
+    for sign, term in expr.terms:
+        if term[0] == "ref":
+            value = match[term[1]].get(term[2])
+        else:
+            value = _term(term, params)
+        if total is None:
+            total = value if sign > 0 else -value
+        else:
+            total = total + value if sign > 0 else total - value
+    return total
+
+
+# --- the worker ---------------------------------------------------------------------------
+
+class _Worker:
+    """One durable-rules ruleset in one process, with its reusable session slots."""
+
+    def __init__(self, definition_json: str, plans: dict[str, Plan], as_of: dt.date,
+                 clock_params: dict[str, Any], rules_meta: dict[str, dict[str, Any]]):
+        import durable_rules_engine as engine   # only here: the C engine lives in workers
+        self.engine = engine
+        self.handle = engine.create_ruleset("compliance", definition_json)
+        self.plans = plans
+        self.as_of = as_of
+        self.clock_params = clock_params
+        self.rules_meta = rules_meta
+        self.triggers = [{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal()}
+                         for k, name in enumerate(plans)]
+        self.slot = itertools.cycle(range(SLOTS))
+        self.fault_case = os.environ.get(FAULT_ENV)
+
+    def evaluate(self, case: str, events: list[Any]) -> dict[str, Any]:
+        if self.fault_case and case == self.fault_case:
+            os.kill(os.getpid(), signal.SIGSEGV)   # test hook: behave like a C-engine crash
+        cf = build_case_facts(case, events, self.as_of, self.clock_params)
+        sid = str(next(self.slot))
+        evidence_of: dict[str, list[str]] = {}
+        facts = []
+        for f in cf.facts:
+            f = dict(f)
+            evidence_of[f["id"]] = f.pop("ev", [])
+            f["sid"] = sid
+            facts.append(f)
+        triggers = [dict(t, sid=sid) for t in self.triggers]
+        matches = self._run(facts + triggers, triggers + facts)
+        findings: dict[tuple, dict[str, Any]] = {}
+        for name, match in matches:
+            plan = self.plans[name]
+            values = {k: _evaluate(e, match, plan.params) for k, e in plan.emit.items()}
+            evidence = sorted({eid for f in match.values() for eid in evidence_of.get(f.get("id"), [])},
+                              key=lambda eid: cf.seq_of.get(eid, 0))
+            raw = {
+                "rule": plan.rule_id, "case": case, "status": plan.status,
+                "event": values.get("event") or None, "meeting": values.get("meeting") or None,
+                "unit": values.get("unit") or None, "due": values["due"],
+                "actual": values.get("actual"), "evidence": evidence,
+                "rule_version": plan.version, "title": plan.title,
+            }
+            key = (raw["rule"], raw["status"], raw["event"], raw["meeting"], raw["unit"], raw["due"])
+            if key in findings:   # two routes to the same breach (e.g. two withdrawals)
+                findings[key]["evidence"] = sorted(set(findings[key]["evidence"]) | set(evidence),
+                                                   key=lambda eid: cf.seq_of.get(eid, 0))
+            else:
+                findings[key] = raw
+        return {
+            "case": case,
+            "findings": [finalize(f, self.as_of, self.rules_meta[f["rule"]]) for f in findings.values()],
+            "summary": _case_summary(cf, self.as_of.toordinal()),
+            "evidence": _evidence_events(cf, {e for f in findings.values() for e in f["evidence"]}),
+        }
+
+    def _run(self, facts: list[dict[str, Any]], retract: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+        engine, handle = self.engine, self.handle
+        result = engine.assert_facts(handle, json.dumps(facts))
+        matches: list[tuple[str, dict]] = []
+        try:
+            state = result[1]
+            action = engine.start_action_for_state(handle, state)
+            while action:
+                for name, match in json.loads(action[1]).items():
+                    matches.append((name, match))
+                nxt = engine.complete_and_start_action(handle, state)
+                action = (None, nxt) if nxt else None
+        finally:
+            engine.retract_facts(handle, json.dumps(retract))
+        return matches
+
+
+def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:
+    """What the reports need of a case for statistics (cases.jsonl)."""
+    iso = lambda o: dt.date.fromordinal(o).isoformat() if o else None  # noqa: E731
+    gender, opened, initiator = "unknown", None, None
+    requests = []
+    sip_initiator = next((e[5] for e in cf.events if e[2] == "sip.initiated" and e[5]), None)
+    for _, _, etype, day, _, unit, f in cf.events:
+        if etype == "case.opened" and opened is None:
+            opened = iso(day)
+            gender = (f.get("child") or {}).get("gender") or "unknown"
+            initiator = initiator or unit
+        elif etype == "bus_individ.requested":
+            requests.append(iso(day))
+    processes = []
+    for c in cf.clocks:
+        held = min((m.held for m in cf.meetings.values() if m.kind == "sip" and m.held >= c.start),
+                   default=0)
+        within = (held <= c.deadline) if held else (False if as_of > c.deadline else None)
+        processes.append({"event": c.event, "start": iso(c.start), "deadline": iso(c.deadline),
+                          "meeting_held": iso(held), "within_deadline": within})
+    meetings = [{"meeting": m.meeting, "kind": m.kind, "convener": m.convener, "held": iso(m.held),
+                 "attendees": m.attendees, "cancelled": m.cancelled} for m in cf.meetings.values()]
+    return {"case": cf.case, "gender": gender, "opened": opened,
+            "initiator": sip_initiator or initiator, "sip_processes": processes,
+            "meetings": meetings, "bus_individ_requests": requests}
+
+
+def _evidence_events(cf: Any, ids: set[str]) -> list[dict[str, Any]]:
+    out = []
+    for _, eid, etype, day, secs, unit, f in cf.events:
+        if eid not in ids:
+            continue
+        out.append({
+            "id": eid, "case": cf.case, "type": etype,
+            "date": dt.date.fromordinal(day).isoformat(),
+            "time": None if secs < 0 else f"{secs // 3600:02d}:{secs % 3600 // 60:02d}",
+            "unit": unit, "meeting": f.get("meeting"), "to": f.get("to"), "kind": f.get("kind"),
+        })
+    return out
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(*args: Any) -> None:
+    global _WORKER
+    _WORKER = _Worker(*args)
+
+
+def _run_batch(batch: list[tuple[str, list[bytes]]]) -> list[dict[str, Any]]:
+    assert _WORKER is not None
+    out = []
+    for case, packed in batch:
+        events = [tuple(orjson.loads(p)) for p in packed]
+        try:
+            out.append(_WORKER.evaluate(case, events))
+        except Exception as exc:  # an action or a fact that failed: this case, not the scan
+            out.append({"case": case, "error": f"{type(exc).__name__}: {exc}"})
+    return out
+
+
+# --- the driver ---------------------------------------------------------------------------
+
+@dataclass
+class EngineResult:
+    cases: list[dict[str, Any]]        # one per decided case: findings, summary, evidence
+    errors: list[dict[str, str]]       # cases that could not be decided, with the reason
+    retried_batches: int = 0
+
+
+def run_cases(cases: Iterable[tuple[str, list[bytes]]], rules: list[Rule], as_of: dt.date,
+              workers: int = 2, progress: Any = None) -> EngineResult:
+    """Decide every case in worker processes; never lose one to a crash."""
+    definition, plans = compile_rules(rules)
+    clock_params = next((r.params for r in rules if r.id == "meeting-within-30-days"), {})
+    meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
+                   "params": r.params} for r in rules}
+    init_args = (json.dumps(definition), plans, as_of, clock_params, meta)
+    batches = [(list(b), 0) for b in _chunks(cases, BATCH_CASES)]
+    decided: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    retried = 0
+    import multiprocessing as mp
+    ctx = mp.get_context("fork")
+    while batches:
+        failed: list[tuple[list, int]] = []
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
+                                 initializer=_init_worker, initargs=init_args) as pool:
+            futures = {pool.submit(_run_batch, b): (b, attempt) for b, attempt in batches}
+            batches = []
+            for fut in as_completed(futures):
+                batch, attempt = futures[fut]
+                try:
+                    results = fut.result()
+                except (BrokenProcessPool, OSError, EOFError):
+                    failed.append((batch, attempt))
+                    continue
+                for r in results:
+                    if "error" in r:
+                        errors.append({"case": r["case"], "reason": r["error"]})
+                    else:
+                        decided.append(r)
+                if progress is not None:
+                    progress(sum(len(p) for _, p in batch))
+        for batch, attempt in failed:
+            retried += 1
+            if len(batch) > 1:
+                mid = len(batch) // 2
+                batches += [(batch[:mid], attempt + 1), (batch[mid:], attempt + 1)]
+            elif attempt < 3:
+                batches.append((batch, attempt + 1))
+            else:
+                errors.append({"case": batch[0][0],
+                               "reason": "regelmotorn kraschade på ärendet även när det kördes ensamt"})
+                if progress is not None:
+                    progress(len(batch[0][1]))
+    return EngineResult(decided, errors, retried)
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
+    it = iter(items)
+    while chunk := list(itertools.islice(it, size)):
+        yield chunk

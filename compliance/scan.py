@@ -1,0 +1,331 @@
+"""`compliance scan`: event logs in; findings, rejects, deviation drafts and a run record out.
+
+Every input line is accounted for: it becomes an event, a reject (with file, line and
+reason) or a blank line. Events are grouped by case and decided by the engine in worker
+processes. Outputs are written into a temporary folder beside `--out` and swapped in at
+the end, so a scan killed part-way leaves the previous outputs whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
+
+from . import __version__
+from . import calendar as vardagar
+from .engine import run_cases
+from .events import Reject, parse_at, parse_record
+from .findings import sort_key
+from .records import Record
+from .rules import Rule, load_rules, rules_digest
+
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+
+
+class ScanError(Exception):
+    """The scan cannot run (unreadable input, broken rule file, unwritable --out)."""
+
+
+@dataclass
+class ScanResult:
+    as_of: dt.date
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+    cases: list[dict[str, Any]] = field(default_factory=list)
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    rules: list[Rule] = field(default_factory=list)
+
+
+# --- reading ------------------------------------------------------------------------------
+
+def _jsonl_records(path: Path, name: str) -> Iterator[Record]:
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                text = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                yield Record(name, n, raw.decode("utf-8", "replace").rstrip("\r\n"),
+                             error=f"raden är inte UTF-8 (byte {exc.start})")
+                continue
+            if n == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield Record(name, n, text)
+
+
+def expand_paths(paths: Iterable[Path | str], suffixes: set[str]) -> list[Path]:
+    """Files as given, folders expanded to their log files (sorted, for a stable order)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.rglob("*") if q.is_file() and q.suffix.lower() in suffixes))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise ScanError(f"{p}: filen finns inte")
+    return out
+
+
+def records_of(path: Path, mapping: str | None = None) -> Iterator[Record]:
+    """The Records of one input file, whatever its format."""
+    name = str(path)
+    if path.suffix.lower() in JSONL_SUFFIXES:
+        return _jsonl_records(path, name)
+    try:
+        from .importers import SUPPORTED_SUFFIXES, iter_source_records
+    except ImportError:  # pragma: no cover - importers are part of the package
+        SUPPORTED_SUFFIXES, iter_source_records = set(), None
+    if path.suffix.lower() in SUPPORTED_SUFFIXES and iter_source_records is not None:
+        return iter_source_records(path, mapping)
+    raise ScanError(f"{path}: okänt filformat {path.suffix!r} (.jsonl, .csv, .xlsx, .xes)")
+
+
+def _compact(order: int, event: Any) -> tuple[str, bytes]:
+    """The fields the engine needs, packed small: (case, orjson bytes)."""
+    day, secs = parse_at(event.at)
+    fields: dict[str, Any] = {}
+    for name in ("meeting", "kind", "to"):
+        value = getattr(event, name, None)
+        if value is not None:
+            fields[name] = value
+    if getattr(event, "date", None) is not None:
+        fields["date"] = event.date.toordinal()
+    if getattr(event, "attendees", None) is not None:
+        fields["attendees"] = event.attendees
+    if event.type == "case.opened" and event.child is not None:
+        fields["child"] = {"gender": event.child.gender}
+    packed = orjson.dumps([order, event.id, event.type, day.toordinal(), secs, event.unit, fields])
+    return event.case, packed
+
+
+def read_events(paths: list[Path], mapping: str | None = None,
+                on_reject: Callable[[Reject], None] | None = None):
+    """Read every line: returns (cases -> packed events, rejects, counts, input records)."""
+    cases: dict[str, list[bytes]] = {}
+    rejects: list[dict[str, Any]] = []
+    seen: dict[str, tuple[int, int]] = {}
+    counts = {"lines": 0, "events": 0, "rejects": 0, "blank": 0}
+    inputs = []
+    order = 0
+    gc.disable()   # millions of small objects: the collector would double the cost
+    try:
+        for file_no, path in enumerate(paths):
+            lines = 0
+            try:
+                for rec in records_of(path, mapping):
+                    lines += 1
+                    if rec.data is None and rec.error is None and not rec.raw.strip():
+                        counts["blank"] += 1
+                        continue
+                    result = parse_record(rec)
+                    if isinstance(result, Reject):
+                        rejects.append(result.as_dict())
+                        continue
+                    first = seen.get(result.id)
+                    if first is not None:
+                        rejects.append(Reject(rec.file, rec.line,
+                                              f"fält 'id': händelse-id {result.id!r} finns redan "
+                                              f"({paths[first[0]]}, rad {first[1]})", rec.raw).as_dict())
+                        continue
+                    seen[result.id] = (file_no, rec.line)
+                    order += 1
+                    case, packed = _compact(order, result)
+                    cases.setdefault(case, []).append(packed)
+                    counts["events"] += 1
+            except OSError as exc:
+                raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+            counts["lines"] += lines
+            inputs.append({"path": str(path), "sha256": _sha256(path), "lines": lines})
+    finally:
+        gc.enable()
+    counts["rejects"] = len(rejects)
+    return cases, rejects, counts, inputs
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --- scanning -----------------------------------------------------------------------------
+
+def _decide(cases: dict[str, list[bytes]], rules: list[Rule], as_of: dt.date, workers: int,
+            progress: Callable[[int], None] | None, result: ScanResult) -> None:
+    engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress)
+    findings = [f for c in engine.cases for f in c["findings"]]
+    findings.sort(key=sort_key)
+    result.findings = findings
+    result.errors = sorted(engine.errors, key=lambda e: e["case"])
+    result.cases = sorted((c["summary"] for c in engine.cases), key=lambda s: s["case"])
+    result.evidence = [e for c in sorted(engine.cases, key=lambda c: c["case"]) for e in c["evidence"]]
+    per_rule: dict[str, int] = {r.id: 0 for r in rules}
+    warnings: dict[str, int] = {}
+    for f in findings:
+        if f["status"] == "violation":
+            per_rule[f["rule"]] = per_rule.get(f["rule"], 0) + 1
+        else:
+            warnings[f["rule"]] = warnings.get(f["rule"], 0) + 1
+    result.counts.update({"cases": len(cases), "findings": per_rule, "warnings": warnings,
+                          "engine_errors": len(engine.errors),
+                          "engine_retried_batches": engine.retried_batches})
+
+
+def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | None = None,
+               workers: int = 1, file: str = "<input>") -> ScanResult:
+    """Scan JSONL text lines held in memory (for tests and embedding)."""
+    rules = load_rules(rules_dir)
+    cases: dict[str, list[bytes]] = {}
+    result = ScanResult(as_of=as_of, rules=rules)
+    seen: set[str] = set()
+    counts = {"lines": 0, "events": 0, "rejects": 0, "blank": 0}
+    for n, line in enumerate(lines, start=1):
+        counts["lines"] += 1
+        if not line.strip():
+            counts["blank"] += 1
+            continue
+        ev = parse_record(Record(file, n, line.rstrip("\r\n")))
+        if isinstance(ev, Reject):
+            result.rejects.append(ev.as_dict())
+            continue
+        if ev.id in seen:
+            result.rejects.append(Reject(file, n, f"fält 'id': händelse-id {ev.id!r} finns redan",
+                                         line).as_dict())
+            continue
+        seen.add(ev.id)
+        case, packed = _compact(n, ev)
+        cases.setdefault(case, []).append(packed)
+        counts["events"] += 1
+    counts["rejects"] = len(result.rejects)
+    result.counts = counts
+    _decide(cases, rules, as_of, workers, None, result)
+    return result
+
+
+def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str | None = None,
+             units_path: Path | str | None = None, out_dir: Path | str | None = None,
+             workers: int | None = None, mapping: str | None = None,
+             report: bool = False, progress_factory: Callable[[int], Any] | None = None,
+             warn_days: int = 5) -> ScanResult:
+    """The whole scan: read, decide, and (with `out_dir`) write every output."""
+    rules = load_rules(rules_dir)
+    from .units import load_units
+    units, cooperation = load_units(units_path)
+    suffixes = set(JSONL_SUFFIXES) | {".csv", ".xlsx", ".xes"}
+    files = expand_paths(paths, suffixes)
+    if out_dir is not None:
+        _check_out(Path(out_dir))
+    cases, rejects, counts, inputs = read_events(files, mapping)
+    result = ScanResult(as_of=as_of, rejects=rejects, counts=counts, inputs=inputs, rules=rules)
+    workers = workers or min(2, os.cpu_count() or 1)
+    bar = progress_factory(counts["events"]) if progress_factory else None
+    _decide(cases, rules, as_of, workers, bar.update if bar else None, result)
+    if bar:
+        bar.close()
+    if out_dir is not None:
+        write_outputs(result, Path(out_dir), units, cooperation, units_path, report=report)
+    return result
+
+
+# --- writing ------------------------------------------------------------------------------
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise ScanError(f"{out}: --out är en fil, inte en mapp")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise ScanError(f"{out}: mappen är inte tom och är inte en tidigare skanning; välj en annan --out")
+    parent = out.resolve().parent
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScanError(f"{out}: mappen kan inte skapas: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise ScanError(f"{out}: ingen skrivrätt i {parent}")
+
+
+def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("wb") as fh:
+        for row in rows:
+            fh.write(orjson.dumps(row) + b"\n")
+
+
+def manifest(result: ScanResult, units_path: Path | str | None) -> dict[str, Any]:
+    return {
+        "tool": {"name": "bus-compliance", "version": __version__},
+        "as_of": result.as_of.isoformat(),
+        "rules": [r.summary() for r in result.rules],
+        "rules_digest": rules_digest(result.rules),
+        "calendar": vardagar.CALENDAR_SOURCE,
+        "inputs": result.inputs,
+        "units_file": ({"path": str(units_path), "sha256": _sha256(Path(units_path))}
+                       if units_path else None),
+        "counts": result.counts,
+        "engine_errors": result.errors,
+    }
+
+
+def write_outputs(result: ScanResult, out: Path, units: dict, cooperation: dict,
+                  units_path: Path | str | None, report: bool = False) -> None:
+    """Write into a fresh folder beside `out`, then swap it in whole."""
+    from .deviations import write_markdown_drafts
+    parent = out.resolve().parent
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
+    except OSError as exc:
+        raise ScanError(f"{out}: kan inte skriva: {exc.strerror}") from None
+    try:
+        _jsonl(tmp / "findings.jsonl", result.findings)
+        _jsonl(tmp / "rejects.jsonl", result.rejects)
+        _jsonl(tmp / "evidence.jsonl", result.evidence)
+        _jsonl(tmp / "cases.jsonl", result.cases)
+        if result.errors:
+            _jsonl(tmp / "errors.jsonl", result.errors)
+        (tmp / "manifest.json").write_bytes(
+            orjson.dumps(manifest(result, units_path), option=orjson.OPT_INDENT_2) + b"\n")
+        write_markdown_drafts(tmp, result.findings, result.evidence, result.cases, result.rules,
+                              units, cooperation, result.as_of)
+        if report:
+            from .reporting import build_reports
+            build_reports(tmp, tmp, Path(units_path) if units_path else None)
+        old = None
+        if out.exists():
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ScanError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def summary_lines(result: ScanResult) -> list[str]:
+    c = result.counts
+    lines = [f"Rader: {c.get('lines', 0)}, händelser: {c.get('events', 0)}, "
+             f"avvisade: {c.get('rejects', 0)}, tomma: {c.get('blank', 0)}; ärenden: {c.get('cases', 0)}"]
+    per_rule = c.get("findings", {})
+    lines.append("Brister per regel: " + ", ".join(f"{k} {v}" for k, v in sorted(per_rule.items())))
+    if c.get("warnings"):
+        lines.append("Varningar per regel: " + ", ".join(f"{k} {v}" for k, v in sorted(c["warnings"].items())))
+    if result.errors:
+        lines.append(f"FEL: {len(result.errors)} ärenden kunde inte bedömas av regelmotorn: "
+                     + ", ".join(e["case"] for e in result.errors[:10]))
+    return lines
