@@ -160,7 +160,7 @@ def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
         facts.append({
             "id": f"m{i}", "t": "mtg", "m": m.meeting, "kind": m.kind or "", "conv": m.convener or "",
             "date": m.held or m.planned, "held": m.held, "hseq": m.held_seq,
-            "cancelled": int(m.cancelled), "ev": m.evidence,
+            "cancelled": int(m.cancelled), "e": m.held_event or "", "ev": m.evidence,
         })
         if m.held:
             for j, unit in enumerate(dict.fromkeys(m.attendees)):
@@ -168,17 +168,17 @@ def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
     for seq, (_, eid, etype, day, _, unit, f) in enumerate(ordered, start=1):
         if etype == "invitation.sent":
             facts.append({"id": f"i{seq}", "t": "inv", "m": f["meeting"], "to": f["to"],
-                          "unit": unit or "", "day": day, "ev": [eid]})
+                          "unit": unit or "", "day": day, "e": eid, "ev": [eid]})
         elif etype == "consent.given":
-            facts.append({"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "ev": [eid]})
+            facts.append({"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "e": eid, "ev": [eid]})
         elif etype == "consent.withdrawn":
-            facts.append({"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "ev": [eid]})
+            facts.append({"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "e": eid, "ev": [eid]})
         elif etype == "bus_individ.requested":
             facts.append({"id": f"r{seq}", "t": "req", "day": day, "unit": unit or "",
-                          "m": f.get("meeting") or "", "ev": [eid]})
+                          "m": f.get("meeting") or "", "e": eid, "ev": [eid]})
     clocks = _clocks(ordered, clock_params)
     for k, c in enumerate(clocks):
         ev = [c.event] + ([c.initiative] if c.initiative else [])
         facts.append({"id": f"c{k}", "t": "clock", "start": c.start, "deadline": c.deadline,
-                      "unit": c.unit or "", "ev": ev})
+                      "unit": c.unit or "", "e": c.event, "ev": ev})
     return CaseFacts(case, ordered, seq_of, meetings, clocks, facts)
