@@ -295,45 +295,63 @@ def run_cases(cases: Iterable[tuple[str, list[bytes]]], rules: list[Rule], as_of
     meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
                    "params": r.params} for r in rules}
     init_args = (json.dumps(definition), plans, as_of, clock_params, meta)
-    batches = [(list(b), 0) for b in _chunks(cases, BATCH_CASES)]
+    batches = [list(b) for b in _chunks(cases, BATCH_CASES)]
     decided: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
+    suspects: list[list] = []     # single cases whose worker died: re-run alone
     retried = 0
-    import multiprocessing as mp
-    ctx = mp.get_context("fork")
+
+    def collect(results: list[dict[str, Any]], batch: list) -> None:
+        for r in results:
+            if "error" in r:
+                errors.append({"case": r["case"], "reason": r["error"]})
+            else:
+                decided.append(r)
+        if progress is not None:
+            progress(sum(len(p) for _, p in batch))
+
+    # Batches in parallel; a batch whose worker died is split in halves and run again.
     while batches:
-        failed: list[tuple[list, int]] = []
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx,
-                                 initializer=_init_worker, initargs=init_args) as pool:
-            futures = {pool.submit(_run_batch, b): (b, attempt) for b, attempt in batches}
-            batches = []
-            for fut in as_completed(futures):
-                batch, attempt = futures[fut]
-                try:
-                    results = fut.result()
-                except (BrokenProcessPool, OSError, EOFError):
-                    failed.append((batch, attempt))
-                    continue
-                for r in results:
-                    if "error" in r:
-                        errors.append({"case": r["case"], "reason": r["error"]})
-                    else:
-                        decided.append(r)
-                if progress is not None:
-                    progress(sum(len(p) for _, p in batch))
-        for batch, attempt in failed:
+        failed = _run_pool(batches, workers, init_args, collect)
+        batches = []
+        for batch in failed:
             retried += 1
             if len(batch) > 1:
                 mid = len(batch) // 2
-                batches += [(batch[:mid], attempt + 1), (batch[mid:], attempt + 1)]
-            elif attempt < 3:
-                batches.append((batch, attempt + 1))
+                batches += [batch[:mid], batch[mid:]]
             else:
-                errors.append({"case": batch[0][0],
-                               "reason": "regelmotorn kraschade på ärendet även när det kördes ensamt"})
-                if progress is not None:
-                    progress(len(batch[0][1]))
+                suspects.append(batch)
+    # One case at a time in one worker: a crash now points at exactly that case.
+    for batch in suspects:
+        for attempt in range(2):
+            if not _run_pool([batch], 1, init_args, collect):
+                break
+            retried += 1
+        else:
+            errors.append({"case": batch[0][0],
+                           "reason": "regelmotorn kraschade på ärendet även när det kördes ensamt"})
+            if progress is not None:
+                progress(len(batch[0][1]))
     return EngineResult(decided, errors, retried)
+
+
+def _run_pool(batches: list[list], workers: int, init_args: tuple,
+              collect: Any) -> list[list]:
+    """Run batches in a fresh pool of worker processes; return those whose worker died."""
+    import multiprocessing as mp
+    failed = []
+    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(batches))),
+                             mp_context=mp.get_context("fork"),
+                             initializer=_init_worker, initargs=init_args) as pool:
+        futures = {pool.submit(_run_batch, b): b for b in batches}
+        for fut in as_completed(futures):
+            try:
+                results = fut.result()
+            except (BrokenProcessPool, OSError, EOFError):
+                failed.append(futures[fut])
+                continue
+            collect(results, futures[fut])
+    return failed
 
 
 def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:

@@ -173,6 +173,14 @@ class Rule(BaseModel):
     file: str = ""
     sha256: str = ""
 
+    @field_validator("params")
+    @classmethod
+    def _day_counts(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if key.endswith("_days") and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"parametern {key!r} ska vara ett heltal >= 0, inte {value!r}")
+        return v
+
     @model_validator(mode="after")
     def _check_patterns(self) -> "Rule":
         for w in self.when:
@@ -195,6 +203,10 @@ class Rule(BaseModel):
         for _, term in expr.terms:
             if term[0] == "param" and term[1] not in self.params and term[1] not in w.each:
                 raise ValueError(f"when '{w.name}': okänd parameter ${term[1]}")
+            if term[0] == "param" and len(expr.terms) > 1 and term[1] in self.params:
+                value = self.params[term[1]]
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ValueError(f"when '{w.name}': ${term[1]} räknas med och ska vara ett heltal")
             if term[0] == "ref":
                 fact = aliases.get(term[1])
                 if fact is None:

@@ -1,0 +1,127 @@
+"""The engine: rule files drive it, crashes lose nothing, parameters change the scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from compliance.engine import FAULT_ENV, compile_rules, run_cases
+from compliance.rules import RuleError, load_rule, load_rules
+from compliance.scan import scan_lines
+
+from helpers import ROOT, ev, violations
+
+
+def _invitation_case(case: str, sent: str, meeting_day: str = "2025-03-31") -> list[str]:
+    return [
+        ev(f"{case}-1", "sip.initiated", "2025-03-01", case=case),
+        ev(f"{case}-2", "consent.given", "2025-03-01", case=case),
+        ev(f"{case}-3", "meeting.scheduled", "2025-03-02", case=case, meeting="M1", kind="sip",
+           date=meeting_day),
+        ev(f"{case}-4", "invitation.sent", sent, case=case, meeting="M1", to="bup"),
+        ev(f"{case}-5", "meeting.held", meeting_day, case=case, meeting="M1", attendees=["soc", "bup"]),
+    ]
+
+
+def test_every_rule_file_compiles_to_durable_rules():
+    definition, plans = compile_rules(load_rules())
+    assert {p.rule_id for p in plans.values()} == {
+        "invitation-notice", "meeting-within-30-days", "mandatory-attendance",
+        "sip-before-bus-individ", "consent-before-meeting"}
+    # No `or` inside a join: it crashes the C engine (notes/durable-rules.md).
+    assert "$or" not in str(definition)
+    # Every rule starts with its own trigger fact.
+    for name, rule in definition.items():
+        if not name.startswith("zz_never"):
+            assert rule["all"][0] == {"trig": {"$and": [{"t": "trig"}, {"r": name}]}}
+
+
+def test_changing_notice_days_in_the_rule_file_changes_the_scan(tmp_path, scan):
+    # Sent 20 days before: late with 21 days' notice, on time with 14.
+    lines = _invitation_case("K1", "2025-03-11")
+    assert len(violations(scan(lines), "invitation-notice")) == 1
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "invitation-notice.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("notice_days = 21", "notice_days = 14"),
+                    encoding="utf-8")
+    assert violations(scan(lines, rules_dir=rules), "invitation-notice") == []
+    # ... and a 15-day notice is late with 14 days only when sent later than 14 days before.
+    late = _invitation_case("K2", "2025-03-18")
+    found = violations(scan(late, rules_dir=rules), "invitation-notice")
+    assert [(f["due"], f["actual"]) for f in found] == [("2025-03-17", "2025-03-18")]
+
+
+def test_changing_excused_recipients_changes_attendance(tmp_path, scan):
+    lines = [
+        ev("a1", "consent.given", "2025-03-01"),
+        ev("a2", "meeting.scheduled", "2025-03-01", meeting="M1", kind="sip", date="2025-03-31"),
+        ev("a3", "invitation.sent", "2025-03-02", meeting="M1", to="guardian"),
+        ev("a4", "meeting.held", "2025-03-31", meeting="M1", attendees=["soc"]),
+    ]
+    assert violations(scan(lines), "mandatory-attendance") == []
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "mandatory-attendance.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace('excused = ["guardian", "child"]',
+                                                             'excused = ["child"]'), encoding="utf-8")
+    assert [f["unit"] for f in violations(scan(lines, rules_dir=rules), "mandatory-attendance")] == ["guardian"]
+
+
+@pytest.mark.parametrize("edit, key", [
+    (("notice_days = 21", "notice_days = 'tre'"), None),
+    (('"day > mt.date - $notice_days"', '"day > mt.date - $notice_dayz"'), "notice_dayz"),
+    (('fact = "inv"', 'fact = "invitation"'), "invitation"),
+    (('id = "invitation-notice"', 'id = "other-id"'), "other-id"),
+    (("[[sources]]", "[[sourcez]]"), "sourcez"),
+])
+def test_a_broken_rule_file_is_reported_with_its_file_and_key(tmp_path, edit, key):
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    path = rules / "invitation-notice.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
+    with pytest.raises((RuleError, Exception)) as info:
+        rules_loaded = load_rules(rules)
+        compile_rules(rules_loaded)
+        scan_lines(_invitation_case("K1", "2025-03-11"), dt.date(2025, 12, 31), rules_dir=rules)
+    if key:
+        assert key in str(info.value)
+    assert "Traceback" not in str(info.value)
+
+
+def test_a_crashing_worker_loses_no_case(monkeypatch):
+    """A case that kills its worker is reported; every other case is still decided."""
+    lines = []
+    for n in range(250):
+        lines += _invitation_case(f"C{n:03d}", "2025-03-11")   # each has one late invitation
+    monkeypatch.setenv(FAULT_ENV, "C123")
+    result = scan_lines(lines, dt.date(2025, 12, 31), workers=2)
+    assert result.errors == [{"case": "C123", "reason": result.errors[0]["reason"]}]
+    assert "kraschade" in result.errors[0]["reason"]
+    decided = {f["case"] for f in result.findings}
+    assert decided == {f"C{n:03d}" for n in range(250)} - {"C123"}
+    assert result.counts["engine_retried_batches"] >= 1
+
+
+def test_no_crash_no_retry_and_every_case_decided(scan):
+    lines = []
+    for n in range(120):
+        lines += _invitation_case(f"D{n:03d}", "2025-03-10")   # exactly 21 days: on time
+    result = scan(lines, workers=2)
+    assert result.errors == [] and result.findings == []
+    assert result.counts["engine_retried_batches"] == 0
+    assert result.counts["cases"] == 120
+
+
+def test_slots_are_reused_without_leaking_facts_between_cases(scan):
+    """More cases than session slots: a later case in the same slot sees only its own facts."""
+    lines = []
+    for n in range(230):
+        if n % 2:
+            lines += _invitation_case(f"E{n:03d}", "2025-03-11")           # late
+        else:
+            lines += [ev(f"E{n:03d}-1", "case.opened", "2025-03-01", case=f"E{n:03d}")]
+    result = scan(lines)
+    assert sorted(f["case"] for f in result.findings) == [f"E{n:03d}" for n in range(230) if n % 2]
