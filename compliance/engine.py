@@ -174,12 +174,15 @@ class _Worker:
             facts.append(f)
         triggers = [dict(t, sid=sid) for t in self.triggers]
         matches = self._run(facts + triggers, triggers + facts)
+        # Evidence in time order, ties by id: the same whatever order the input came in.
+        when = {e[1]: (e[3], e[4], e[1]) for e in cf.events}
+        order = lambda eid: when.get(eid, (0, 0, eid))  # noqa: E731
         findings: dict[tuple, dict[str, Any]] = {}
         for name, match in matches:
             plan = self.plans[name]
             values = {k: _evaluate(e, match, plan.params) for k, e in plan.emit.items()}
             evidence = sorted({eid for f in match.values() for eid in evidence_of.get(f.get("id"), [])},
-                              key=lambda eid: cf.seq_of.get(eid, 0))
+                              key=order)
             raw = {
                 "rule": plan.rule_id, "case": case, "status": plan.status,
                 "event": values.get("event") or None, "meeting": values.get("meeting") or None,
@@ -189,8 +192,7 @@ class _Worker:
             }
             key = (raw["rule"], raw["status"], raw["event"], raw["meeting"], raw["unit"], raw["due"])
             if key in findings:   # two routes to the same breach (e.g. two withdrawals)
-                findings[key]["evidence"] = sorted(set(findings[key]["evidence"]) | set(evidence),
-                                                   key=lambda eid: cf.seq_of.get(eid, 0))
+                findings[key]["evidence"] = sorted(set(findings[key]["evidence"]) | set(evidence), key=order)
             else:
                 findings[key] = raw
         return {
@@ -246,7 +248,7 @@ def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:
 
 def _evidence_events(cf: Any, ids: set[str]) -> list[dict[str, Any]]:
     out = []
-    for _, eid, etype, day, secs, unit, f in cf.events:
+    for _, eid, etype, day, secs, unit, f in sorted(cf.events, key=lambda e: (e[3], e[4], e[1])):
         if eid not in ids:
             continue
         out.append({

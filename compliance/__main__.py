@@ -1,0 +1,5 @@
+"""`python -m compliance` is the `compliance` command."""
+
+from .cli import main
+
+main()

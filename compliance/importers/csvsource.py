@@ -1,0 +1,111 @@
+"""CSV exports as offices produce them, streamed row by row.
+
+Encoding: a UTF-8 BOM means UTF-8; a UTF-16 BOM (Excel's "Unicode text") UTF-16;
+otherwise the file is checked in 1 MiB chunks and read as UTF-8 if every byte decodes,
+else as Windows-1252. Delimiter: `;`, `,` or tab, chosen on the header row (the one under
+which most of the mapping's column headers are found). Quoted fields may hold
+delimiters, quotes and line breaks. Rows are numbered as a spreadsheet shows them:
+header = row 1, however many physical lines a quoted cell spans.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import sys
+from pathlib import Path
+from typing import Iterator
+
+from ..records import Record
+from .ids import IdAssigner
+from .mapping import Mapping, RowConverter, SourceError, norm
+
+DELIMITERS = (";", ",", "\t")
+_CHUNK = 1 << 20
+
+csv.field_size_limit(min(sys.maxsize, 1 << 27))
+
+
+def detect_encoding(path: Path) -> str:
+    with open(path, "rb") as f:
+        head = f.read(4)
+        if head.startswith(codecs.BOM_UTF8):
+            return "utf-8-sig"
+        if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+            return "utf-16"
+        f.seek(0)
+        dec = codecs.getincrementaldecoder("utf-8")()
+        try:
+            while True:
+                chunk = f.read(_CHUNK)
+                if not chunk:
+                    dec.decode(b"", final=True)
+                    return "utf-8"
+                if chunk.isascii():
+                    dec.decode(b"", final=True)  # a split sequence before an ASCII chunk is an error
+                    continue
+                dec.decode(chunk)
+        except UnicodeDecodeError:
+            return "cp1252"
+
+
+def choose_delimiter(first_line: str, mapping: Mapping) -> str:
+    known = {norm(h) for headers in mapping.columns.values() for h in headers}
+    best, best_score = ";", (-1, -1)
+    for d in DELIMITERS:
+        try:
+            fields = next(csv.reader([first_line], delimiter=d))
+        except (csv.Error, StopIteration):
+            continue
+        score = (sum(1 for f in fields if norm(f) in known), len(fields))
+        if score > best_score:
+            best, best_score = d, score
+    return best
+
+
+def iter_csv_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
+                     ids: IdAssigner | None = None, stats: dict | None = None,
+                     name: str | None = None) -> Iterator[Record]:
+    file = name if name is not None else str(path)
+    try:
+        encoding = detect_encoding(path)
+        f = open(path, encoding=encoding, errors="replace" if encoding == "cp1252" else "strict",
+                 newline="")
+    except OSError as exc:
+        raise SourceError(f"{file}: kan inte läsas ({exc.strerror or exc})") from None
+    with f:
+        try:
+            first = f.readline()
+        except UnicodeError as exc:
+            raise SourceError(f"{file}: kan inte avkodas ({exc})") from None
+        if not first.strip():
+            raise SourceError(f"{file}: filen är tom eller saknar rubrikrad")
+        delim = choose_delimiter(first, mapping)
+        f.seek(0)
+        reader = csv.reader(f, delimiter=delim)
+        try:
+            header = next(reader)
+        except (csv.Error, UnicodeError) as exc:
+            raise SourceError(f"{file}: rubrikraden kan inte läsas ({exc})") from None
+        conv = RowConverter(mapping, header, file, key=key, ids=ids, stats=stats, raw_sep=delim)
+        if stats is not None:
+            stats["encoding"] = encoding
+            stats["delimiter"] = delim
+        convert = conv.convert
+        row = 1
+        pending_empty = 0  # empty rows are rejects, except trailing ones at the end
+        try:
+            for cells in reader:
+                row += 1
+                if not cells or (not cells[0] and not "".join(cells).strip()):
+                    pending_empty += 1
+                    continue
+                if pending_empty:
+                    for k in range(pending_empty, 0, -1):
+                        yield Record(file, row - k, "", None, "tom rad")
+                    pending_empty = 0
+                yield convert(cells, row)
+        except csv.Error as exc:
+            raise SourceError(f"{file}: rad {row + 1}: CSV kan inte läsas ({exc})") from None
+        except UnicodeError as exc:
+            raise SourceError(f"{file}: rad {row + 1}: kan inte avkodas ({exc})") from None

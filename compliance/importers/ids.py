@@ -1,0 +1,62 @@
+"""Stable ids for imported events.
+
+Exports carry no event ids, and the rows of tomorrow's export may be in another order or
+have new rows before them. An imported event's id is therefore derived from what the
+event *is*, never from where its row stands:
+
+    id = <case> "-" <16 hex digits of BLAKE2b-64 over the event's identity fields>
+
+The identity fields are the canonical fields that the mapping produced (case, type, at,
+unit, meeting, kind, date, to, channel, attendees and any other mapped field), in a fixed
+order. Free text (`comment`, `text`), the child's derived data (`child`) and unmapped
+extra columns are left out, so that correcting a comment or adding a column to the
+export does not change ids. Identical rows (same identity) are told apart by their
+order of appearance: the second gets the suffix `.2`, the third `.3`, and so on. Which
+of two identical rows is which does not matter, so this stays deterministic.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Iterable
+
+# Fields that do not make an event what it is.
+NOT_IDENTITY = frozenset({"id", "comment", "text", "child"})
+
+
+def identity_string(data: dict[str, Any], skip: Iterable[str] = NOT_IDENTITY) -> str:
+    parts = []
+    for key in sorted(data):
+        if key in skip:
+            continue
+        value = data[key]
+        if value is None:
+            continue
+        if isinstance(value, list):
+            value = "\x1e".join(str(v) for v in value)
+        parts.append(f"{key}\x1d{value}")
+    return "\x1f".join(parts)
+
+
+class IdAssigner:
+    """Hands out stable ids; share one instance across the files of one import."""
+
+    __slots__ = ("_seen", "_dups")
+
+    def __init__(self) -> None:
+        self._seen: set[int] = set()
+        self._dups: dict[int, int] = {}
+
+    def assign(self, case: str, identity: str) -> str:
+        digest = hashlib.blake2b(identity.encode("utf-8"), digest_size=8).digest()
+        n = int.from_bytes(digest, "big")
+        hexd = digest.hex()
+        if n not in self._seen:
+            self._seen.add(n)
+            return f"{case}-{hexd}"
+        count = self._dups.get(n, 1) + 1
+        self._dups[n] = count
+        return f"{case}-{hexd}.{count}"
+
+    def assign_data(self, data: dict[str, Any]) -> str:
+        return self.assign(str(data.get("case", "")), identity_string(data))

@@ -1,0 +1,581 @@
+"""Mappings: how an export's columns and names become canonical events (as data, TOML).
+
+A mapping file (see docs/imports.md and mappings/standard-sv.toml) has
+
+    format = 1
+    name = "..."
+    [columns]        canonical field = "Header" or ["Header", "Alternative header"]
+    [dates]          formats, time_formats (strftime-like), timezone
+    [options]        list_separator, extra_columns, unknown_channel
+    [values.FIELD]   "Name in the export" = "canonical value"
+
+`RowConverter` applies a mapping to the rows of one table (CSV or XLSX) and makes one
+`Record` per row: an event in the canonical shape, or a reject naming the column.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..records import Record
+from . import personnummer as pnr_mod
+from .ids import IdAssigner, identity_string
+
+
+class SourceError(Exception):
+    """An input that cannot be read at all (one line, no traceback, exit 1)."""
+
+
+class MappingError(SourceError):
+    """A broken mapping file; the message names the key."""
+
+
+EVENT_TYPES = (
+    "case.opened", "sip.initiated", "consent.given", "consent.withdrawn",
+    "meeting.scheduled", "meeting.rescheduled", "meeting.cancelled", "invitation.sent",
+    "meeting.held", "bus_individ.requested", "plan.documented", "deviation.filed",
+    "deviation.replied", "deviation.closed", "case.closed", "group.meeting.held",
+)
+# Fields with their own conversion; any other [columns] key is a plain text field
+# (dotted keys such as "child.initials" make nested objects).
+SPECIAL_FIELDS = (
+    "id", "case", "type", "at", "at_time", "personnummer", "unit", "meeting", "kind",
+    "date", "to", "channel", "attendees", "comment",
+)
+REQUIRED_COLUMNS = ("case", "type", "at")
+LIST_FIELDS = frozenset({"attendees", "scope"})
+# Value tables whose unlisted values reject the row (closed vocabularies).
+CLOSED_VALUES = {
+    "type": EVENT_TYPES,
+    "kind": ("sip", "sip_followup", "bus_individ"),
+    "channel": ("email", "letter", "phone", "other"),
+    "by": ("guardian", "child"),
+    "form": ("written", "oral"),
+    "child.gender": ("female", "male", "other", "unknown"),
+}
+# Fields that hold unit ids: a [values.unit] table applies to all of them.
+UNIT_FIELDS = frozenset({"unit", "attendees", "scope", "to", "from", "follow_up.convener"})
+# What an event type needs besides case/type/at, checked here so that the reason names
+# the export's column rather than the canonical field.
+NEEDS = {
+    "meeting.scheduled": ("meeting", "kind", "date"),
+    "meeting.rescheduled": ("meeting", "date"),
+    "meeting.cancelled": ("meeting",),
+    "invitation.sent": ("meeting", "to"),
+    "meeting.held": ("meeting",),
+    "plan.documented": ("meeting",),
+    "deviation.filed": ("deviation",),
+    "deviation.replied": ("deviation",),
+    "deviation.closed": ("deviation",),
+    "group.meeting.held": ("group",),
+}
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_TOP_KEYS = {"format", "name", "description", "columns", "dates", "options", "values"}
+_DATE_KEYS = {"formats", "time_formats", "timezone"}
+_OPTION_KEYS = {"list_separator", "extra_columns", "unknown_channel"}
+_DIRECTIVES = {
+    "Y": r"(?P<Y>\d{4})", "y": r"(?P<y>\d{2})", "m": r"(?P<m>\d{1,2})",
+    "d": r"(?P<d>\d{1,2})", "H": r"(?P<H>\d{1,2})", "M": r"(?P<M>\d{2})",
+    "S": r"(?P<S>\d{2})",
+}
+_ISO_FALLBACK = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
+_CACHE_MAX = 200_000
+
+
+def norm(name: Any) -> str:
+    """Names compared ignoring case, spaces (anywhere) and Unicode composition."""
+    s = str(name).replace("\ufeff", "")
+    if not s.isascii():
+        s = unicodedata.normalize("NFC", s)
+    return "".join(s.split()).casefold()
+
+
+def _compile_format(fmt: str, key: str, need: tuple[str, ...], src: str) -> re.Pattern:
+    out, i = [], 0
+    seen = set()
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            if i + 1 >= len(fmt):
+                raise MappingError(f"mapping {src}: nyckel '{key}': formatet {fmt!r} slutar med '%'")
+            d = fmt[i + 1]
+            if d == "%":
+                out.append("%")
+            elif d in _DIRECTIVES:
+                if d in seen:
+                    raise MappingError(f"mapping {src}: nyckel '{key}': %{d} två gånger i {fmt!r}")
+                seen.add(d)
+                out.append(_DIRECTIVES[d])
+            else:
+                raise MappingError(
+                    f"mapping {src}: nyckel '{key}': %{d} stöds inte i {fmt!r} "
+                    "(tillåtna: %Y %y %m %d %H %M %S)")
+            i += 2
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    for group in need:
+        alts = group.split("|")
+        if not any(a in seen for a in alts):
+            raise MappingError(f"mapping {src}: nyckel '{key}': {fmt!r} saknar %{alts[0]}")
+    return re.compile("".join(out) + r"\Z")
+
+
+@dataclass
+class Mapping:
+    name: str
+    source: str
+    columns: dict[str, tuple[str, ...]]
+    date_formats: list[re.Pattern]
+    time_formats: list[re.Pattern]
+    timezone: str = "Europe/Stockholm"
+    list_separator: str = ","
+    extra_columns: str = "keep"
+    unknown_channel: str = "other"
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    description: str = ""
+
+    def header_of(self, fld: str) -> str:
+        return self.columns.get(fld, (fld,))[0]
+
+
+def shipped_mappings() -> list[str]:
+    folder = resources.files("compliance.importers") / "mappings"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def load_mapping(name_or_path: "str | Path | Mapping | None") -> Mapping:
+    """A shipped mapping by name (`standard-sv`), or a TOML file; None = standard-sv."""
+    if isinstance(name_or_path, Mapping):
+        return name_or_path
+    if name_or_path is None:
+        name_or_path = "standard-sv"
+    text_src = str(name_or_path)
+    path = Path(text_src)
+    if isinstance(name_or_path, Path) or path.suffix == ".toml" or path.exists() or "/" in text_src:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise MappingError(f"mapping {text_src}: kan inte läsas ({exc.strerror or exc})") from None
+        src = text_src
+    else:
+        res = resources.files("compliance.importers") / "mappings" / f"{text_src}.toml"
+        if not res.is_file():
+            raise MappingError(
+                f"mapping {text_src!r} finns inte (medföljande: {', '.join(shipped_mappings())};"
+                " eller ange en TOML-fil)")
+        raw = res.read_bytes()
+        src = text_src
+    try:
+        doc = tomllib.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise MappingError(f"mapping {src}: filen är inte UTF-8") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise MappingError(f"mapping {src}: ogiltig TOML: {exc}") from None
+    return _build(doc, src)
+
+
+def _str(doc: dict, key: str, src: str, path: str, default: str | None = None) -> str:
+    v = doc.get(key, default)
+    if not isinstance(v, str) or (default is None and not v.strip()):
+        raise MappingError(f"mapping {src}: nyckel '{path}' ska vara en text")
+    return v
+
+
+def _build(doc: dict, src: str) -> Mapping:
+    for k in doc:
+        if k not in _TOP_KEYS:
+            raise MappingError(f"mapping {src}: okänd nyckel '{k}' (tillåtna: {', '.join(sorted(_TOP_KEYS))})")
+    fmt = doc.get("format", 1)
+    if fmt != 1:
+        raise MappingError(f"mapping {src}: nyckel 'format': version {fmt!r} stöds inte (1 väntas)")
+    name = _str(doc, "name", src, "name", default=Path(src).stem)
+    description = _str(doc, "description", src, "description", default="")
+
+    cols = doc.get("columns")
+    if not isinstance(cols, dict):
+        raise MappingError(f"mapping {src}: tabellen 'columns' saknas")
+    columns: dict[str, tuple[str, ...]] = {}
+    for fld, header in cols.items():
+        path = f"columns.{fld}"
+        if not _FIELD_NAME.match(fld):
+            raise MappingError(f"mapping {src}: nyckel '{path}': ogiltigt fältnamn")
+        if "." in fld and fld.split(".")[0] in SPECIAL_FIELDS:
+            raise MappingError(f"mapping {src}: nyckel '{path}': '{fld.split('.')[0]}' kan inte ha delfält")
+        if isinstance(header, str):
+            header = [header]
+        if (not isinstance(header, list) or not header
+                or not all(isinstance(h, str) and h.strip() for h in header)):
+            raise MappingError(f"mapping {src}: nyckel '{path}' ska vara en kolumnrubrik eller en lista av rubriker")
+        columns[fld] = tuple(h.strip() for h in header)
+    for fld in REQUIRED_COLUMNS:
+        if fld not in columns:
+            raise MappingError(f"mapping {src}: nyckel 'columns.{fld}' saknas")
+    seen_headers: dict[str, str] = {}
+    for fld, headers in columns.items():
+        for h in headers:
+            other = seen_headers.setdefault(norm(h), fld)
+            if other != fld:
+                raise MappingError(f"mapping {src}: nyckel 'columns.{fld}': rubriken {h!r} används redan för '{other}'")
+
+    dates = doc.get("dates", {})
+    if not isinstance(dates, dict):
+        raise MappingError(f"mapping {src}: nyckel 'dates' ska vara en tabell")
+    for k in dates:
+        if k not in _DATE_KEYS:
+            raise MappingError(f"mapping {src}: okänd nyckel 'dates.{k}'")
+    formats = dates.get("formats", ["%Y-%m-%d"])
+    if not isinstance(formats, list) or not formats or not all(isinstance(f, str) for f in formats):
+        raise MappingError(f"mapping {src}: nyckel 'dates.formats' ska vara en lista av format")
+    tformats = dates.get("time_formats", ["%H:%M", "%H:%M:%S"])
+    if not isinstance(tformats, list) or not all(isinstance(f, str) for f in tformats):
+        raise MappingError(f"mapping {src}: nyckel 'dates.time_formats' ska vara en lista av format")
+    date_formats = [_compile_format(f, "dates.formats", ("Y|y", "m", "d"), src) for f in formats]
+    date_formats += [_compile_format(f, "dates.formats", ("Y", "m", "d"), src)
+                     for f in _ISO_FALLBACK if f not in formats]
+    time_formats = [_compile_format(f, "dates.time_formats", ("H", "M"), src) for f in tformats]
+    timezone = _str(dates, "timezone", src, "dates.timezone", default="Europe/Stockholm")
+    if timezone not in ("Europe/Stockholm", "UTC"):
+        raise MappingError(f"mapping {src}: nyckel 'dates.timezone': {timezone!r} stöds inte "
+                           "(\"Europe/Stockholm\" eller \"UTC\")")
+
+    opts = doc.get("options", {})
+    if not isinstance(opts, dict):
+        raise MappingError(f"mapping {src}: nyckel 'options' ska vara en tabell")
+    for k in opts:
+        if k not in _OPTION_KEYS:
+            raise MappingError(f"mapping {src}: okänd nyckel 'options.{k}'")
+    sep = _str(opts, "list_separator", src, "options.list_separator", default=",")
+    if not sep:
+        raise MappingError(f"mapping {src}: nyckel 'options.list_separator' får inte vara tom")
+    extra = _str(opts, "extra_columns", src, "options.extra_columns", default="keep")
+    if extra not in ("keep", "drop"):
+        raise MappingError(f"mapping {src}: nyckel 'options.extra_columns': \"keep\" eller \"drop\"")
+    unknown_channel = _str(opts, "unknown_channel", src, "options.unknown_channel", default="other")
+    if unknown_channel not in ("other", "reject"):
+        raise MappingError(f"mapping {src}: nyckel 'options.unknown_channel': \"other\" eller \"reject\"")
+
+    vals = doc.get("values", {})
+    if not isinstance(vals, dict):
+        raise MappingError(f"mapping {src}: nyckel 'values' ska vara en tabell")
+    values: dict[str, dict[str, str]] = {}
+    for fld, table in vals.items():
+        if not isinstance(table, dict):
+            raise MappingError(f"mapping {src}: nyckel 'values.{fld}' ska vara en tabell")
+        if fld not in columns and fld != "unit":
+            raise MappingError(f"mapping {src}: nyckel 'values.{fld}': fältet finns inte i 'columns'")
+        allowed = CLOSED_VALUES.get(fld)
+        out: dict[str, str] = {}
+        if allowed:
+            out.update({norm(a): a for a in allowed})
+        for label, target in table.items():
+            if not isinstance(target, str) or not target.strip():
+                raise MappingError(f"mapping {src}: nyckel 'values.{fld}.\"{label}\"' ska vara en text")
+            if allowed and target not in allowed:
+                raise MappingError(f"mapping {src}: nyckel 'values.{fld}.\"{label}\"': {target!r} är inget "
+                                   f"tillåtet värde ({', '.join(allowed)})")
+            out[norm(label)] = target
+        values[fld] = out
+    if "type" not in values:
+        values["type"] = {norm(a): a for a in EVENT_TYPES}
+    if "kind" in columns and "kind" not in values:
+        values["kind"] = {norm(a): a for a in CLOSED_VALUES["kind"]}
+    return Mapping(name=name, source=src, columns=columns, date_formats=date_formats,
+                   time_formats=time_formats, timezone=timezone, list_separator=sep,
+                   extra_columns=extra, unknown_channel=unknown_channel, values=values,
+                   description=description)
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _parse_date_text(s: str, formats: list[re.Pattern]) -> tuple[str, str | None]:
+    for rx in formats:
+        m = rx.match(s)
+        if m is None:
+            continue
+        g = m.groupdict()
+        year = int(g["Y"]) if g.get("Y") else 2000 + int(g["y"])
+        try:
+            d = dt.date(year, int(g["m"]), int(g["d"]))
+        except ValueError:
+            raise ValueError(f"ogiltigt datum {s!r}") from None
+        t = None
+        if g.get("H") is not None:
+            t = _time_from(g, s)
+        return d.isoformat(), t
+    raise ValueError(f"okänt datumformat {s!r}")
+
+
+def _time_from(g: dict, s: str) -> str:
+    h, mi, se = int(g["H"]), int(g["M"]), int(g.get("S") or 0)
+    if h > 23 or mi > 59 or se > 59:
+        raise ValueError(f"ogiltig tid {s!r}")
+    return f"{h:02d}:{mi:02d}:{se:02d}"
+
+
+def _parse_time_text(s: str, formats: list[re.Pattern]) -> str:
+    for rx in formats:
+        m = rx.match(s)
+        if m is not None:
+            return _time_from(m.groupdict(), s)
+    raise ValueError(f"okänt tidsformat {s!r}")
+
+
+class _Reject(Exception):
+    pass
+
+
+class RowConverter:
+    """Turns the rows of one table into Records, under one mapping."""
+
+    def __init__(self, mapping: Mapping, header: list[Any], file: str, *,
+                 key: bytes | None = None, ids: IdAssigner | None = None,
+                 stats: dict | None = None, raw_sep: str = ";") -> None:
+        self.m = mapping
+        self.file = file
+        self.key = key
+        self.ids = ids if ids is not None else IdAssigner()
+        self.stats = stats if stats is not None else {}
+        self.stats.setdefault("personnummer", 0)
+        self.raw_sep = raw_sep
+        self.header = ["" if h is None else str(h).replace("\ufeff", "").strip() for h in header]
+        self.ncols = len(self.header)
+        by_norm: dict[str, int] = {}
+        for i, h in enumerate(self.header):
+            if h:
+                by_norm.setdefault(norm(h), i)
+        self.index: dict[str, int] = {}
+        self.col_name: dict[str, str] = {}
+        used: set[int] = set()
+        for fld, headers in mapping.columns.items():
+            for h in headers:
+                i = by_norm.get(norm(h))
+                if i is not None:
+                    self.index[fld] = i
+                    self.col_name[fld] = self.header[i]
+                    used.add(i)
+                    break
+        missing = [mapping.header_of(f) for f in REQUIRED_COLUMNS if f not in self.index]
+        if missing:
+            raise SourceError(
+                f"{file}: kolumn {', '.join(repr(m) for m in missing)} saknas i rubrikraden "
+                f"(mapping {mapping.name}; rubriker: {', '.join(repr(h) for h in self.header if h)})")
+        self.extras = [] if mapping.extra_columns == "drop" else [
+            (i, h) for i, h in enumerate(self.header) if i not in used and h]
+        self.generic = [(f, i) for f, i in self.index.items() if f not in SPECIAL_FIELDS]
+        self._caches: dict[str, dict] = {}
+        self._date_cache: dict[Any, Any] = {}
+        self._time_cache: dict[Any, Any] = {}
+        self.unit_values = mapping.values.get("unit")
+
+    # ---- helpers
+    def _col(self, fld: str) -> str:
+        return self.col_name.get(fld) or self.m.header_of(fld)
+
+    def _date(self, fld: str, s: str) -> tuple[str, str | None]:
+        c = self._date_cache
+        r = c.get(s)
+        if r is None:
+            try:
+                r = _parse_date_text(s.strip(), self.m.date_formats)
+            except ValueError as exc:
+                r = str(exc)
+            if len(c) > _CACHE_MAX:
+                c.clear()
+            c[s] = r
+        if type(r) is str:
+            raise _Reject(f"kolumn '{self._col(fld)}': {r}")
+        return r
+
+    def _time(self, s: str) -> str:
+        c = self._time_cache
+        r = c.get(s)
+        if r is None:
+            try:
+                r = (_parse_time_text(s.strip(), self.m.time_formats),)
+            except ValueError as exc:
+                r = str(exc)
+            if len(c) > _CACHE_MAX:
+                c.clear()
+            c[s] = r
+        if type(r) is str:
+            raise _Reject(f"kolumn '{self._col('at_time')}': {r}")
+        return r[0]
+
+    def _value(self, fld: str, s: str) -> str:
+        """A name from the export -> canonical value via [values.fld]."""
+        cache = self._caches.get(fld)
+        if cache is None:
+            cache = self._caches[fld] = {}
+        r = cache.get(s)
+        if r is not None:
+            return r
+        table = self.m.values.get(fld)
+        v = s.strip()
+        if pnr_mod.looks_like_personnummer(v):
+            raise _Reject(f"kolumn '{self._col(fld)}': ser ut som ett personnummer")
+        if table is not None:
+            got = table.get(norm(v))
+            if got is not None:
+                r = got
+            elif fld == "channel" and self.m.unknown_channel == "other":
+                r = "other"
+            elif fld in CLOSED_VALUES:
+                what = {"type": "okänd händelse", "kind": "okänd mötestyp", "channel": "okänd kanal"}
+                raise _Reject(f"kolumn '{self._col(fld)}': {what.get(fld, 'okänt värde')} {v!r}")
+            else:
+                r = v
+        else:
+            r = v
+        if fld in UNIT_FIELDS and self.unit_values is not None and r == v:
+            r = self.unit_values.get(norm(v), v)
+        if len(cache) > _CACHE_MAX:
+            cache.clear()
+        cache[s] = r
+        return r
+
+    def _raw(self, cells: list[str], pnr_i: int | None) -> str:
+        if pnr_i is not None and cells[pnr_i].strip():
+            cells = list(cells)
+            cells[pnr_i] = pnr_mod.REDACTED
+        sep = self.raw_sep
+        raw = sep.join(cells)
+        if raw.count(sep) != len(cells) - 1 or '"' in raw or "\n" in raw or "\r" in raw:
+            raw = sep.join(
+                ('"' + c.replace('"', '""') + '"') if (sep in c or '"' in c or "\n" in c or "\r" in c) else c
+                for c in cells)
+        return pnr_mod.redact(raw)
+
+    # ---- the row
+    def convert(self, cells: list[str], row: int) -> Record:
+        n = self.ncols
+        if len(cells) != n:
+            if len(cells) < n:
+                cells = list(cells) + [""] * (n - len(cells))
+            elif any(c.strip() for c in cells[n:]):
+                return Record(self.file, row, self._raw(cells, self.index.get("personnummer")), None,
+                              f"raden har {len(cells)} fält men rubrikraden {n}")
+            else:
+                cells = cells[:n]
+        idx = self.index
+        pnr_i = idx.get("personnummer")
+        raw = self._raw(cells, pnr_i)
+        try:
+            data = self._data(cells, idx, pnr_i)
+        except _Reject as exc:
+            return Record(self.file, row, raw, None, str(exc))
+        return Record(self.file, row, raw, data, None)
+
+    def _data(self, cells: list[str], idx: dict[str, int], pnr_i: int | None) -> dict[str, Any]:
+        case = cells[idx["case"]].strip()
+        if not case:
+            if not "".join(cells).strip():
+                raise _Reject("tom rad")
+            raise _Reject(f"kolumn '{self._col('case')}': ärendenummer saknas")
+        if pnr_mod.looks_like_personnummer(case):
+            raise _Reject(f"kolumn '{self._col('case')}': ser ut som ett personnummer, inte ett ärendenummer")
+        tv = cells[idx["type"]]
+        if not tv.strip():
+            raise _Reject(f"kolumn '{self._col('type')}': händelse saknas")
+        typ = self._value("type", tv)
+        av = cells[idx["at"]]
+        if not av.strip():
+            raise _Reject(f"kolumn '{self._col('at')}': datum saknas")
+        day, clock = self._date("at", av)
+        i = idx.get("at_time")
+        if i is not None:
+            tv = cells[i]
+            if tv.strip():
+                clock = self._time(tv)
+        if clock is None:
+            at = day
+        elif self.m.timezone == "UTC":
+            at = f"{day}T{clock}Z"
+        else:
+            at = f"{day}T{clock}"
+        data: dict[str, Any] = {"id": None, "case": case, "type": typ, "at": at}
+
+        for fld in ("unit", "meeting", "kind", "to", "channel"):
+            i = idx.get(fld)
+            if i is not None:
+                v = cells[i]
+                if v and not v.isspace():
+                    data[fld] = self._value(fld, v)
+        i = idx.get("date")
+        if i is not None:
+            v = cells[i]
+            if v and not v.isspace():
+                data["date"] = self._date("date", v)[0]
+        i = idx.get("attendees")
+        if i is not None:
+            v = cells[i]
+            if v and not v.isspace():
+                data["attendees"] = [self._value("attendees", p) for p in v.split(self.m.list_separator) if p.strip()]
+        for fld, i in self.generic:
+            v = cells[i]
+            if not v or v.isspace():
+                continue
+            v = v.strip()
+            last = fld.rsplit(".", 1)[-1]
+            if last == "date" or last.endswith("_date"):
+                v = self._date(fld, v)[0]
+            elif fld in LIST_FIELDS:
+                v = [self._value(fld, p) for p in v.split(self.m.list_separator) if p.strip()]
+            elif fld in self.m.values or fld in UNIT_FIELDS:
+                v = self._value(fld, v)
+            else:
+                v = pnr_mod.redact(v)
+            if "." in fld:
+                top, sub = fld.split(".", 1)
+                data.setdefault(top, {})[sub] = v
+            else:
+                data[fld] = v
+
+        need = NEEDS.get(typ)
+        if need:
+            for fld in need:
+                if fld not in data:
+                    raise _Reject(f"kolumn '{self._col(fld)}': saknas (behövs för {typ})")
+        if typ == "meeting.held" and "attendees" not in data:
+            data["attendees"] = []
+
+        i = idx.get("comment")
+        if i is not None:
+            v = cells[i]
+            if v and not v.isspace():
+                data["comment"] = pnr_mod.redact(v.strip())
+
+        if pnr_i is not None:
+            v = cells[pnr_i]
+            if v and not v.isspace():
+                self.stats["personnummer"] += 1
+                try:
+                    p = pnr_mod.parse_personnummer(v, dt.date.fromisoformat(day))
+                except ValueError as exc:
+                    raise _Reject(f"kolumn '{self._col('personnummer')}': {exc}") from None
+                child = data.get("child")
+                if not isinstance(child, dict):
+                    child = data["child"] = {}
+                child["birth_date"] = p.birth_date.isoformat()
+                child["gender"] = p.gender
+                if self.key is not None:
+                    child["pseudonym"] = pnr_mod.pseudonym(p, self.key)
+
+        i = idx.get("id")
+        given = cells[i].strip() if i is not None else ""
+        data["id"] = given or self.ids.assign(case, identity_string(data))
+
+        for i, h in self.extras:
+            v = cells[i]
+            if v and not v.isspace():
+                k = h if h not in data else f"extra:{h}"
+                data[k] = pnr_mod.redact(v.strip())
+        return data

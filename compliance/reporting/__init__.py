@@ -1,0 +1,47 @@
+"""Reports for people, from a scan folder and the unit register (outputs.md).
+
+``build_reports(scan_dir, out_dir, units_path)`` writes, in Swedish:
+
+- ``deviations/<case>__<unit>.docx``: the deviation report as a Word form, one beside
+  each Markdown draft (from ``reports/avvikelse.docx``, filled by docxtpl);
+- ``units/<unit>.xlsx`` and ``units/<unit>.csv``: the findings addressed to one unit;
+- ``upcoming.xlsx``: the warnings (deadlines still open and at risk);
+- ``overview.html``: the steering group's self-contained overview.
+
+See docs/reports.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .contexts import deviation_contexts
+from .overview import write_overview
+from .scan_data import NotAScanFolder, load_register, load_scan, resolve_units_path
+from .tables import write_unit_lists, write_upcoming
+from .word import write_deviation_docx
+
+__all__ = ["build_reports", "NotAScanFolder"]
+
+
+def build_reports(scan_dir: Path, out_dir: Path | None = None,
+                  units_path: Path | None = None) -> list[Path]:
+    """Write every report for people; return the paths written, in a stable order.
+
+    ``units_path`` defaults to the register the scan recorded in its manifest (when that
+    file still exists); units the register does not know are shown by their ids.
+    Raises :class:`NotAScanFolder` when ``scan_dir`` is not a scan's output folder.
+    """
+    scan = load_scan(Path(scan_dir))
+    out = Path(out_dir) if out_dir is not None else Path(scan_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    register = load_register(resolve_units_path(scan, units_path))
+    written: list[Path] = []
+    evidence = {e.get("id"): e for e in scan.evidence}
+    for ctx in deviation_contexts(scan, register):
+        written.append(write_deviation_docx(ctx, scan.manifest, out, evidence=evidence,
+                                            label=register.label))
+    written += write_unit_lists(scan, register, out)
+    written.append(write_upcoming(scan, register, out))
+    written.append(write_overview(scan, register, out))
+    return written
