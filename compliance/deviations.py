@@ -18,7 +18,8 @@ from typing import Any
 
 import jinja2
 
-from .findings import date_sv
+from .dates_sv import date_sv
+from .privacy import clean
 from .units import Unit, unit_label
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports"
@@ -111,7 +112,7 @@ def write_markdown_drafts(out: Path, findings, evidence, cases, rules, units, co
     written = []
     for ctx in build_contexts(findings, evidence, cases, rules, units, cooperation, as_of):
         path = folder / f"{ctx['filename']}.md"
-        path.write_text(template.render(**ctx), encoding="utf-8")
+        path.write_text(template.render(**clean(ctx)), encoding="utf-8")
         written.append(path)
     return written
 

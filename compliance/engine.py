@@ -31,6 +31,7 @@ from typing import Any, Iterable
 
 import orjson
 
+from . import calendar as vardagar
 from .facts import build_case_facts
 from .findings import finalize
 from .rules import DATE_FIELDS, Condition, Expr, Rule
@@ -147,15 +148,19 @@ class _Worker:
     """One durable-rules ruleset in one process, with its reusable session slots."""
 
     def __init__(self, definition_json: str, plans: dict[str, Plan], as_of: dt.date,
-                 clock_params: dict[str, Any], rules_meta: dict[str, dict[str, Any]]):
+                 params: dict[str, dict[str, Any]], rules_meta: dict[str, dict[str, Any]],
+                 warn_days: int):
         import durable_rules_engine as engine   # only here: the C engine lives in workers
         self.engine = engine
         self.handle = engine.create_ruleset("compliance", definition_json)
         self.plans = plans
         self.as_of = as_of
-        self.clock_params = clock_params
+        self.clock_params = params.get("meeting-within-30-days", {})
+        self.notice_params = params.get("invitation-notice", {})
+        horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.rules_meta = rules_meta
-        self.triggers = [{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal()}
+        self.triggers = [{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal(),
+                          "horizon": horizon}
                          for k, name in enumerate(plans)]
         self.slot = itertools.cycle(range(SLOTS))
         self.fault_case = os.environ.get(FAULT_ENV)
@@ -163,7 +168,7 @@ class _Worker:
     def evaluate(self, case: str, events: list[Any]) -> dict[str, Any]:
         if self.fault_case and case == self.fault_case:
             os.kill(os.getpid(), signal.SIGSEGV)   # test hook: behave like a C-engine crash
-        cf = build_case_facts(case, events, self.as_of, self.clock_params)
+        cf = build_case_facts(case, events, self.as_of, self.clock_params, self.notice_params)
         sid = str(next(self.slot))
         evidence_of: dict[str, list[str]] = {}
         facts = []
@@ -290,13 +295,13 @@ class EngineResult:
 
 
 def run_cases(cases: Iterable[tuple[str, list[bytes]]], rules: list[Rule], as_of: dt.date,
-              workers: int = 2, progress: Any = None) -> EngineResult:
+              workers: int = 2, progress: Any = None, warn_days: int = 5) -> EngineResult:
     """Decide every case in worker processes; never lose one to a crash."""
     definition, plans = compile_rules(rules)
-    clock_params = next((r.params for r in rules if r.id == "meeting-within-30-days"), {})
+    params = {r.id: r.params for r in rules}
     meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
                    "params": r.params} for r in rules}
-    init_args = (json.dumps(definition), plans, as_of, clock_params, meta)
+    init_args = (json.dumps(definition), plans, as_of, params, meta, warn_days)
     batches = [list(b) for b in _chunks(cases, BATCH_CASES)]
     decided: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []

@@ -36,6 +36,7 @@ class Meeting:
     kind: str | None = None
     convener: str | None = None
     scheduled_by: str | None = None
+    scheduled_event: str | None = None
     planned: int = 0
     held: int = 0
     held_seq: int = 0
@@ -88,7 +89,7 @@ def _meetings(events: list[CompactEvent]) -> dict[str, Meeting]:
         if etype == "meeting.scheduled":
             m.kind = m.kind or f.get("kind")
             if m.scheduled_by is None:
-                m.scheduled_by = unit
+                m.scheduled_by, m.scheduled_event = unit, eid
             m.planned = f["date"]
             m.cancelled = False          # planned again after a cancellation
             m.evidence.append(eid)
@@ -150,8 +151,16 @@ def _clocks(events: list[CompactEvent], params: dict[str, Any]) -> list[Clock]:
     return clocks
 
 
+def _send_by(planned: int, params: dict[str, Any]) -> int:
+    """The last business day to send an invitation: roll_back(date - notice_days)."""
+    if not planned:
+        return 0
+    day = dt.date.fromordinal(planned) - dt.timedelta(days=int(params.get("notice_days", 21)))
+    return (vardagar.roll_back(day) if params.get("send_roll", "back") == "back" else day).toordinal()
+
+
 def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
-                     clock_params: dict[str, Any]) -> CaseFacts:
+                     clock_params: dict[str, Any], notice_params: dict[str, Any] | None = None) -> CaseFacts:
     ordered = order_events(events, as_of)
     seq_of = {e[1]: i + 1 for i, e in enumerate(ordered)}
     meetings = _meetings(ordered)
@@ -159,7 +168,8 @@ def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
     for i, m in enumerate(meetings.values()):
         facts.append({
             "id": f"m{i}", "t": "mtg", "m": m.meeting, "kind": m.kind or "", "conv": m.convener or "",
-            "date": m.held or m.planned, "held": m.held, "hseq": m.held_seq,
+            "date": m.held or m.planned, "planned": m.planned, "held": m.held, "hseq": m.held_seq,
+            "sendby": _send_by(m.planned, notice_params or {}), "se": m.scheduled_event or "",
             "cancelled": int(m.cancelled), "e": m.held_event or "", "ev": m.evidence,
         })
         if m.held:

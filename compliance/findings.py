@@ -12,22 +12,10 @@ import datetime as dt
 from typing import Any
 
 from . import calendar as vardagar
+from .dates_sv import date_sv
 
 FIELDS = ("rule", "case", "status", "event", "meeting", "unit", "due", "actual",
           "days_late", "business_days_late", "evidence", "message", "rule_version", "title")
-
-MONTHS_SV = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti",
-             "september", "oktober", "november", "december")
-
-
-def date_sv(value: dt.date | str | None) -> str:
-    """'3 mars 2025': dates as a Swedish reader writes them."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value)
-    return f"{value.day} {MONTHS_SV[value.month - 1]} {value.year}"
-
 
 def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[str, Any]:
     """A raw match (dates as day ordinals) -> the finding as findings.jsonl holds it."""
@@ -44,7 +32,9 @@ def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[
         "event": raw.get("event"), "meeting": raw.get("meeting"), "unit": raw.get("unit"),
         "due": due.isoformat(), "actual": actual.isoformat() if actual else None,
         "days_late": (until - due).days,
-        "business_days_late": vardagar.business_days_between(due, until),
+        # Negative for a warning that is not yet due: business days left.
+        "business_days_late": (vardagar.business_days_between(due, until) if until >= due
+                               else -vardagar.business_days_between(until, due)),
         "evidence": raw.get("evidence", []),
         "message": template.format(**values),
         "rule_version": raw.get("rule_version"), "title": raw.get("title"),

@@ -31,16 +31,16 @@ DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 PACKAGED_RULES_DIR = Path(__file__).resolve().parent / "data" / "rules"
 
 FACT_FIELDS: dict[str, set[str]] = {
-    "mtg": {"m", "kind", "conv", "date", "held", "hseq", "cancelled", "e"},
+    "mtg": {"m", "kind", "conv", "date", "planned", "held", "hseq", "cancelled", "sendby", "se", "e"},
     "inv": {"m", "to", "unit", "day", "e"},
     "att": {"m", "unit"},
     "given": {"seq", "day", "e"},
     "wd": {"seq", "day", "e"},
     "clock": {"start", "deadline", "unit", "e"},
     "req": {"day", "unit", "m", "e"},
-    "trig": {"asof"},
+    "trig": {"asof", "horizon"},
 }
-DATE_FIELDS = {"date", "held", "day", "start", "deadline", "asof"}
+DATE_FIELDS = {"date", "planned", "held", "day", "start", "deadline", "asof", "horizon", "sendby"}
 OPS = ("==", "!=", "<=", ">=", "<", ">")
 _COND = re.compile(r"^\s*([a-z_]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _TERM = re.compile(r"^(-?\d+|\$[a-z_]+|[a-z_]+\.[a-z_]+|'[^']*')$")

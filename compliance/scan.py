@@ -165,8 +165,9 @@ def _sha256(path: Path) -> str:
 # --- scanning -----------------------------------------------------------------------------
 
 def _decide(cases: dict[str, list[bytes]], rules: list[Rule], as_of: dt.date, workers: int,
-            progress: Callable[[int], None] | None, result: ScanResult) -> None:
-    engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress)
+            progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5) -> None:
+    engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress,
+                       warn_days=warn_days)
     findings = [f for c in engine.cases for f in c["findings"]]
     findings.sort(key=sort_key)
     result.findings = findings
@@ -186,7 +187,7 @@ def _decide(cases: dict[str, list[bytes]], rules: list[Rule], as_of: dt.date, wo
 
 
 def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | None = None,
-               workers: int = 1, file: str = "<input>") -> ScanResult:
+               workers: int = 1, file: str = "<input>", warn_days: int = 5) -> ScanResult:
     """Scan JSONL text lines held in memory (for tests and embedding)."""
     rules = load_rules(rules_dir)
     cases: dict[str, list[bytes]] = {}
@@ -212,7 +213,7 @@ def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | Non
         counts["events"] += 1
     counts["rejects"] = len(result.rejects)
     result.counts = counts
-    _decide(cases, rules, as_of, workers, None, result)
+    _decide(cases, rules, as_of, workers, None, result, warn_days)
     return result
 
 
@@ -233,7 +234,7 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     result = ScanResult(as_of=as_of, rejects=rejects, counts=counts, inputs=inputs, rules=rules)
     workers = workers or min(2, os.cpu_count() or 1)
     bar = progress_factory(counts["events"]) if progress_factory else None
-    _decide(cases, rules, as_of, workers, bar.update if bar else None, result)
+    _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days)
     if bar:
         bar.close()
     if out_dir is not None:

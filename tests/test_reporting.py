@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from compliance.reporting import build_reports
 from compliance.reporting.cli import report
-from compliance.reporting.dates_sv import date_sv, half_year_sv
+from compliance.dates_sv import date_sv, half_year_sv
 from compliance.reporting.tables import UNIT_COLUMNS, neutralise
 
 DATA = Path(__file__).parent / "data" / "scan_small"

@@ -16,7 +16,7 @@ import jinja2
 import matplotlib
 from matplotlib.figure import Figure
 
-from .dates_sv import date_sv, half_year, half_year_sv, to_date
+from ..dates_sv import date_sv, half_year, half_year_sv, to_date
 from .scan_data import Register, Scan, clean, clean_text
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"

@@ -13,18 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .dates_sv import to_date
+from ..dates_sv import to_date
+from ..privacy import PERSONAL_NUMBER_RE, REDACTED, clean, clean_text  # noqa: F401 (re-exported)
 
 REQUIRED_FILES = ("manifest.json", "findings.jsonl")
 
 DEFAULT_SECRETARIAT = "BUS-sekretariatet"
 DEFAULT_CONVENER = "Sammankallande för BUS-styrgruppen"
-
-# 10 or 12 digits, optionally with '-' or '+' before the last four (YYMMDD-NNNN,
-# YYYYMMDDNNNN, ...). Deliberately wider than valid numbers: a report never needs one.
-PERSONAL_NUMBER_RE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+ ]?\d{4}(?!\d)")
-REDACTED = "[personnummer borttaget]"
-_XML_ILLEGAL_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 EVENT_TYPES_SV = {
     "case.opened": "Ärendet öppnat",
@@ -50,25 +45,6 @@ STATUS_SV = {"violation": "Avvikelse", "warning": "Varning"}
 
 class NotAScanFolder(Exception):
     """The folder given is not the output of `compliance scan`."""
-
-
-def clean_text(value: Any) -> str:
-    """Text safe for any report: no XML-illegal characters, no personal numbers."""
-    if value is None:
-        return ""
-    text = _XML_ILLEGAL_RE.sub("", str(value))
-    return PERSONAL_NUMBER_RE.sub(REDACTED, text)
-
-
-def clean(obj: Any) -> Any:
-    """:func:`clean_text` applied to every string inside dicts and lists."""
-    if isinstance(obj, str):
-        return clean_text(obj)
-    if isinstance(obj, dict):
-        return {k: clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    return obj
 
 
 _UNSAFE_NAME_RE = re.compile(r"[^\w.-]+")

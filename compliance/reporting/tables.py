@@ -12,7 +12,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from .dates_sv import date_sv, to_date
+from ..dates_sv import date_sv, to_date
 from .scan_data import STATUS_SV, Register, Scan, clean_text, safe_name
 
 DATE_FORMAT = "yyyy-mm-dd"  # what Swedish Excel shows for dates (ÅÅÅÅ-MM-DD)

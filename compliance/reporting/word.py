@@ -7,7 +7,7 @@ from pathlib import Path
 
 from docxtpl import DocxTemplate
 
-from .dates_sv import date_sv, to_date
+from ..dates_sv import date_sv, to_date
 from .scan_data import EVENT_TYPES_SV, clean, clean_text, safe_name
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
