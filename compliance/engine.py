@@ -3,7 +3,7 @@
 This is the only module that imports durable-rules, so a reader sees in one place how a
 rule file becomes a ruleset, and another engine could replace it.
 
-How a scan uses durable-rules 2.0.28 (see docs/engine.md for the measured reasons):
+How a scan uses durable-rules 2.0.28 (see docs/durable-rules-notes.md for the measured reasons):
 - Each `[[when]]` of a rule file (and each value of its `each` list) becomes one
   durable-rules rule: a join of facts with conditions on day ordinals, `none()` for
   negation, never `|` (or) inside a join, which crashes the C engine.
