@@ -7,8 +7,10 @@ event *is*, never from where its row stands:
     id = <case> "-" <16 hex digits of BLAKE2b-64 over the event's identity fields>
 
 The identity fields are the canonical fields that the mapping produced (case, type, at,
-unit, meeting, kind, date, to, channel, attendees and any other mapped field), in a fixed
-order. Free text (`comment`, `text`), the child's derived data (`child`) and unmapped
+unit, meeting, kind, date, to, channel, attendees and any other mapped field), in an
+order fixed by the importer's code (not by the column order of the export or of the
+mapping file): the CSV/XLSX importer joins the field names and then their values with
+separator characters; the XES importer uses `identity_string` (sorted field names). Free text (`comment`, `text`), the child's derived data (`child`) and unmapped
 extra columns are left out, so that correcting a comment or adding a column to the
 export does not change ids. Identical rows (same identity) are told apart by their
 order of appearance: the second gets the suffix `.2`, the third `.3`, and so on. Which

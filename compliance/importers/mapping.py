@@ -26,7 +26,8 @@ from typing import Any
 
 from ..records import Record
 from . import personnummer as pnr_mod
-from .ids import IdAssigner, identity_string
+from .ids import NOT_IDENTITY, IdAssigner
+from .personnummer import looks_like_personnummer
 
 
 class SourceError(Exception):
@@ -370,11 +371,24 @@ class RowConverter:
                 f"(mapping {mapping.name}; rubriker: {', '.join(repr(h) for h in self.header if h)})")
         self.extras = [] if mapping.extra_columns == "drop" else [
             (i, h) for i, h in enumerate(self.header) if i not in used and h]
-        self.generic = [(f, i) for f, i in self.index.items() if f not in SPECIAL_FIELDS]
+        # sorted, so that the order of keys (and so the ids) does not depend on the order
+        # of [columns] in the mapping file or of the columns in the export; fields that
+        # are not part of an event's identity (text, child.*) apart
+        generic = sorted((f, i) for f, i in self.index.items() if f not in SPECIAL_FIELDS)
+        self.generic = [(f, i) for f, i in generic if f.split(".")[0] not in NOT_IDENTITY]
+        self.generic_free = [(f, i) for f, i in generic if f.split(".")[0] in NOT_IDENTITY]
         self._caches: dict[str, dict] = {}
         self._date_cache: dict[Any, Any] = {}
         self._time_cache: dict[Any, Any] = {}
         self.unit_values = mapping.values.get("unit")
+        self.simple = [(f, self.index[f]) for f in ("unit", "meeting", "kind", "to", "channel") if f in self.index]
+        self.i_case, self.i_type, self.i_at = self.index["case"], self.index["type"], self.index["at"]
+        g = self.index.get
+        self.i_time, self.i_date, self.i_attendees = g("at_time"), g("date"), g("attendees")
+        self.i_comment, self.i_id = g("comment"), g("id")
+        self.utc = mapping.timezone == "UTC"
+        for f in ("type", "unit", "meeting", "kind", "to", "channel", "attendees"):
+            self._caches.setdefault(f, {})
 
     # ---- helpers
     def _col(self, fld: str) -> str:
@@ -411,32 +425,35 @@ class RowConverter:
         return r[0]
 
     def _value(self, fld: str, s: str) -> str:
-        """A name from the export -> canonical value via [values.fld]."""
+        """A name from the export -> canonical value via [values.fld] ("" for blank)."""
         cache = self._caches.get(fld)
         if cache is None:
             cache = self._caches[fld] = {}
         r = cache.get(s)
         if r is not None:
             return r
-        table = self.m.values.get(fld)
         v = s.strip()
-        if pnr_mod.looks_like_personnummer(v):
+        if not v:
+            r = ""
+        elif pnr_mod.looks_like_personnummer(v):
             raise _Reject(f"kolumn '{self._col(fld)}': ser ut som ett personnummer")
-        if table is not None:
-            got = table.get(norm(v))
-            if got is not None:
-                r = got
-            elif fld == "channel" and self.m.unknown_channel == "other":
-                r = "other"
-            elif fld in CLOSED_VALUES:
-                what = {"type": "okänd händelse", "kind": "okänd mötestyp", "channel": "okänd kanal"}
-                raise _Reject(f"kolumn '{self._col(fld)}': {what.get(fld, 'okänt värde')} {v!r}")
+        else:
+            table = self.m.values.get(fld)
+            if table is not None:
+                got = table.get(norm(v))
+                if got is not None:
+                    r = got
+                elif fld == "channel" and self.m.unknown_channel == "other":
+                    r = "other"
+                elif fld in CLOSED_VALUES:
+                    what = {"type": "okänd händelse", "kind": "okänd mötestyp", "channel": "okänd kanal"}
+                    raise _Reject(f"kolumn '{self._col(fld)}': {what.get(fld, 'okänt värde')} {v!r}")
+                else:
+                    r = v
             else:
                 r = v
-        else:
-            r = v
-        if fld in UNIT_FIELDS and self.unit_values is not None and r == v:
-            r = self.unit_values.get(norm(v), v)
+            if fld in UNIT_FIELDS and self.unit_values is not None and r == v:
+                r = self.unit_values.get(norm(v), v)
         if len(cache) > _CACHE_MAX:
             cache.clear()
         cache[s] = r
@@ -475,51 +492,102 @@ class RowConverter:
         return Record(self.file, row, raw, data, None)
 
     def _data(self, cells: list[str], idx: dict[str, int], pnr_i: int | None) -> dict[str, Any]:
-        case = cells[idx["case"]].strip()
-        if not case:
-            if not "".join(cells).strip():
-                raise _Reject("tom rad")
-            raise _Reject(f"kolumn '{self._col('case')}': ärendenummer saknas")
-        if pnr_mod.looks_like_personnummer(case):
+        # The hot path of a million-row import: cached conversions, few method calls.
+        case = cells[self.i_case]
+        if not case or case[0].isspace() or case[-1].isspace():
+            case = case.strip()
+            if not case:
+                if not "".join(cells).strip():
+                    raise _Reject("tom rad")
+                raise _Reject(f"kolumn '{self._col('case')}': ärendenummer saknas")
+        if looks_like_personnummer(case):
             raise _Reject(f"kolumn '{self._col('case')}': ser ut som ett personnummer, inte ett ärendenummer")
-        tv = cells[idx["type"]]
-        if not tv.strip():
+        caches = self._caches
+        s = cells[self.i_type]
+        typ = caches["type"].get(s) or self._value("type", s)
+        if not typ:
             raise _Reject(f"kolumn '{self._col('type')}': händelse saknas")
-        typ = self._value("type", tv)
-        av = cells[idx["at"]]
-        if not av.strip():
-            raise _Reject(f"kolumn '{self._col('at')}': datum saknas")
-        day, clock = self._date("at", av)
-        i = idx.get("at_time")
+        s = cells[self.i_at]
+        r = self._date_cache.get(s)
+        if r is None or type(r) is str:
+            if not s or s.isspace():
+                raise _Reject(f"kolumn '{self._col('at')}': datum saknas")
+            r = self._date("at", s)
+        day, clock = r
+        i = self.i_time
         if i is not None:
-            tv = cells[i]
-            if tv.strip():
-                clock = self._time(tv)
+            s = cells[i]
+            if s:
+                r = self._time_cache.get(s)
+                if r is not None and type(r) is tuple:
+                    clock = r[0]
+                elif not s.isspace():
+                    clock = self._time(s)
         if clock is None:
             at = day
-        elif self.m.timezone == "UTC":
+        elif self.utc:
             at = f"{day}T{clock}Z"
         else:
             at = f"{day}T{clock}"
         data: dict[str, Any] = {"id": None, "case": case, "type": typ, "at": at}
 
-        for fld in ("unit", "meeting", "kind", "to", "channel"):
-            i = idx.get(fld)
-            if i is not None:
-                v = cells[i]
-                if v and not v.isspace():
-                    data[fld] = self._value(fld, v)
-        i = idx.get("date")
+        value = self._value
+        for fld, i in self.simple:
+            s = cells[i]
+            if s:
+                v = caches[fld].get(s)
+                if v is None:
+                    v = value(fld, s)
+                if v:
+                    data[fld] = v
+        i = self.i_date
         if i is not None:
-            v = cells[i]
-            if v and not v.isspace():
-                data["date"] = self._date("date", v)[0]
-        i = idx.get("attendees")
+            s = cells[i]
+            if s and not s.isspace():
+                data["date"] = self._date("date", s)[0]
+        i = self.i_attendees
         if i is not None:
-            v = cells[i]
-            if v and not v.isspace():
-                data["attendees"] = [self._value("attendees", p) for p in v.split(self.m.list_separator) if p.strip()]
-        for fld, i in self.generic:
+            s = cells[i]
+            if s and not s.isspace():
+                data["attendees"] = [value("attendees", p) for p in s.split(self.m.list_separator) if p.strip()]
+        if self.generic:
+            self._generic(cells, data, self.generic)
+
+        need = NEEDS.get(typ)
+        if need:
+            for fld in need:
+                if fld not in data:
+                    raise _Reject(f"kolumn '{self._col(fld)}': saknas (behövs för {typ})")
+        if typ == "meeting.held" and "attendees" not in data:
+            data["attendees"] = []
+        # what the event is: everything so far, in an order fixed by this code (ids.py)
+        identity = "\x1f".join(data) + "\x1e" + "\x1e".join(map(str, data.values()))
+
+        if self.generic_free:
+            self._generic(cells, data, self.generic_free)
+        i = self.i_comment
+        if i is not None:
+            s = cells[i]
+            if s and not s.isspace():
+                data["comment"] = pnr_mod.redact(s.strip())
+        if pnr_i is not None:
+            s = cells[pnr_i]
+            if s and not s.isspace():
+                self._personnummer(s, day, data)
+
+        i = self.i_id
+        given = cells[i].strip() if i is not None else ""
+        data["id"] = given or self.ids.assign(case, identity)
+
+        for i, h in self.extras:
+            s = cells[i]
+            if s and not s.isspace():
+                k = h if h not in data else f"extra:{h}"
+                data[k] = pnr_mod.redact(s.strip())
+        return data
+
+    def _generic(self, cells: list[str], data: dict[str, Any], fields: list[tuple[str, int]]) -> None:
+        for fld, i in fields:
             v = cells[i]
             if not v or v.isspace():
                 continue
@@ -531,6 +599,8 @@ class RowConverter:
                 v = [self._value(fld, p) for p in v.split(self.m.list_separator) if p.strip()]
             elif fld in self.m.values or fld in UNIT_FIELDS:
                 v = self._value(fld, v)
+                if not v:
+                    continue
             else:
                 v = pnr_mod.redact(v)
             if "." in fld:
@@ -539,43 +609,16 @@ class RowConverter:
             else:
                 data[fld] = v
 
-        need = NEEDS.get(typ)
-        if need:
-            for fld in need:
-                if fld not in data:
-                    raise _Reject(f"kolumn '{self._col(fld)}': saknas (behövs för {typ})")
-        if typ == "meeting.held" and "attendees" not in data:
-            data["attendees"] = []
-
-        i = idx.get("comment")
-        if i is not None:
-            v = cells[i]
-            if v and not v.isspace():
-                data["comment"] = pnr_mod.redact(v.strip())
-
-        if pnr_i is not None:
-            v = cells[pnr_i]
-            if v and not v.isspace():
-                self.stats["personnummer"] += 1
-                try:
-                    p = pnr_mod.parse_personnummer(v, dt.date.fromisoformat(day))
-                except ValueError as exc:
-                    raise _Reject(f"kolumn '{self._col('personnummer')}': {exc}") from None
-                child = data.get("child")
-                if not isinstance(child, dict):
-                    child = data["child"] = {}
-                child["birth_date"] = p.birth_date.isoformat()
-                child["gender"] = p.gender
-                if self.key is not None:
-                    child["pseudonym"] = pnr_mod.pseudonym(p, self.key)
-
-        i = idx.get("id")
-        given = cells[i].strip() if i is not None else ""
-        data["id"] = given or self.ids.assign(case, identity_string(data))
-
-        for i, h in self.extras:
-            v = cells[i]
-            if v and not v.isspace():
-                k = h if h not in data else f"extra:{h}"
-                data[k] = pnr_mod.redact(v.strip())
-        return data
+    def _personnummer(self, s: str, day: str, data: dict[str, Any]) -> None:
+        self.stats["personnummer"] += 1
+        try:
+            p = pnr_mod.parse_personnummer(s, dt.date.fromisoformat(day))
+        except ValueError as exc:
+            raise _Reject(f"kolumn '{self._col('personnummer')}': {exc}") from None
+        child = data.get("child")
+        if not isinstance(child, dict):
+            child = data["child"] = {}
+        child["birth_date"] = p.birth_date.isoformat()
+        child["gender"] = p.gender
+        if self.key is not None:
+            child["pseudonym"] = pnr_mod.pseudonym(p, self.key)
