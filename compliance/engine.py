@@ -273,7 +273,7 @@ def _init_worker(*args: Any) -> None:
     _WORKER = _Worker(*args)
 
 
-def _run_batch(batch: list[tuple[str, list[bytes]]]) -> list[dict[str, Any]]:
+def _run_batch(batch: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
     assert _WORKER is not None
     out = []
     for case, packed in batch:
@@ -294,7 +294,7 @@ class EngineResult:
     retried_batches: int = 0
 
 
-def run_cases(cases: Iterable[tuple[str, list[bytes]]], rules: list[Rule], as_of: dt.date,
+def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: dt.date,
               workers: int = 2, progress: Any = None, warn_days: int = 5) -> EngineResult:
     """Decide every case in worker processes; never lose one to a crash."""
     definition, plans = compile_rules(rules)

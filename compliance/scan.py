@@ -92,34 +92,39 @@ def records_of(path: Path, mapping: str | None = None) -> Iterator[Record]:
     raise ScanError(f"{path}: okänt filformat {path.suffix!r} (.jsonl, .csv, .xlsx, .xes)")
 
 
-def _compact(order: int, event: Any) -> tuple[str, bytes]:
-    """The fields the engine needs, packed small: (case, orjson bytes)."""
+def _compact(order: int, event: Any) -> tuple[str, str]:
+    """The fields the engine needs, packed small: (case, JSON text).
+
+    Text, not orjson's bytes: some orjson versions over-allocate each bytes object to
+    4 KB, which for a million events is gigabytes.
+    """
     day, secs = parse_at(event.at)
+    data = event.__dict__          # declared fields; plain dict access (no pydantic getattr)
     fields: dict[str, Any] = {}
-    for name in ("meeting", "kind", "to"):
-        value = getattr(event, name, None)
+    for name in ("meeting", "kind", "to", "attendees"):
+        value = data.get(name)
         if value is not None:
             fields[name] = value
-    if getattr(event, "date", None) is not None:
-        fields["date"] = event.date.toordinal()
-    if getattr(event, "attendees", None) is not None:
-        fields["attendees"] = event.attendees
-    if event.type == "case.opened" and event.child is not None:
-        fields["child"] = {"gender": event.child.gender}
-    packed = orjson.dumps([order, event.id, event.type, day.toordinal(), secs, event.unit, fields])
-    return event.case, packed
+    planned = data.get("date")
+    if planned is not None:
+        fields["date"] = planned.toordinal()
+    child = data.get("child")
+    if child is not None:
+        fields["child"] = {"gender": child.gender}
+    packed = orjson.dumps([order, data["id"], data["type"], day.toordinal(), secs, data["unit"], fields]).decode()
+    return data["case"], packed
 
 
 def read_events(paths: list[Path], mapping: str | None = None,
                 on_reject: Callable[[Reject], None] | None = None):
     """Read every line: returns (cases -> packed events, rejects, counts, input records)."""
-    cases: dict[str, list[bytes]] = {}
+    cases: dict[str, list[str]] = {}
     rejects: list[dict[str, Any]] = []
     seen: dict[str, tuple[int, int]] = {}
     counts = {"lines": 0, "events": 0, "rejects": 0, "blank": 0}
     inputs = []
     order = 0
-    gc.disable()   # millions of small objects: the collector would double the cost
+    gc.freeze()    # what exists now is never garbage: keep the collector off it
     try:
         for file_no, path in enumerate(paths):
             lines = 0
@@ -149,7 +154,7 @@ def read_events(paths: list[Path], mapping: str | None = None,
             counts["lines"] += lines
             inputs.append({"path": str(path), "sha256": _sha256(path), "lines": lines})
     finally:
-        gc.enable()
+        gc.unfreeze()
     counts["rejects"] = len(rejects)
     return cases, rejects, counts, inputs
 
@@ -164,7 +169,7 @@ def _sha256(path: Path) -> str:
 
 # --- scanning -----------------------------------------------------------------------------
 
-def _decide(cases: dict[str, list[bytes]], rules: list[Rule], as_of: dt.date, workers: int,
+def _decide(cases: dict[str, list[str]], rules: list[Rule], as_of: dt.date, workers: int,
             progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5) -> None:
     engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress,
                        warn_days=warn_days)
@@ -190,7 +195,7 @@ def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | Non
                workers: int = 1, file: str = "<input>", warn_days: int = 5) -> ScanResult:
     """Scan JSONL text lines held in memory (for tests and embedding)."""
     rules = load_rules(rules_dir)
-    cases: dict[str, list[bytes]] = {}
+    cases: dict[str, list[str]] = {}
     result = ScanResult(as_of=as_of, rules=rules)
     seen: set[str] = set()
     counts = {"lines": 0, "events": 0, "rejects": 0, "blank": 0}

@@ -1,0 +1,385 @@
+#!/usr/bin/env python3
+"""Benchmark of `compliance scan` (and optionally `compliance import`) on synthetic logs.
+
+    python benchmarks/bench.py                         # 100k and 1M events
+    python benchmarks/bench.py --events 100000 1000000 --workers 2
+    python benchmarks/bench.py --events 20000 --generate-only   # generator + parse floor only
+    python benchmarks/bench.py --import-csv 1000000    # also time `compliance import`
+
+For each size it writes a seeded synthetic log (tests/gen.py, ~10 events a case,
+streamed to disk in chunks) into a temporary folder, then measures
+
+* the parse floor: reading the file and `orjson.loads` of every line, in this process;
+* the full scan: `compliance scan LOG --as-of 2026-06-30 --out TMP` run as a subprocess
+  of a fresh wrapper process per size; wall time around the scan only, peak RSS as
+  (a) the wrapper's `getrusage(RUSAGE_CHILDREN).ru_maxrss` = the largest single
+  process of the scan's tree, and (b) the sum of VmRSS over the whole process tree,
+  polled from /proc every 20 ms (Linux; workers add up there);
+* events/s, scan/floor, and the linearity ratio time(largest)/time(smallest).
+
+Prints a Markdown table and writes it to benchmarks/results.md (see --results).
+When the `compliance` CLI (or its `scan`/`import` command) does not exist yet, the
+script says so and still reports the generator and the parse floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import orjson
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+import random  # noqa: E402
+
+from gen import generate_cases  # noqa: E402
+from reference import parse_at  # noqa: E402
+
+CHUNK_CASES = 1000
+
+# The wrapper runs one command, times it and reports the largest child RSS (KiB on Linux).
+WRAPPER = r"""
+import json, resource, subprocess, sys, time
+out, cmd = sys.argv[1], sys.argv[2:]
+t0 = time.perf_counter()
+p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+wall = time.perf_counter() - t0
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+with open(out, "w") as fh:
+    json.dump({"rc": p.returncode, "wall": wall, "maxrss_kib": ru.ru_maxrss,
+               "user": ru.ru_utime, "sys": ru.ru_stime,
+               "stderr": p.stderr.decode("utf-8", "replace")[-4000:],
+               "stdout": p.stdout.decode("utf-8", "replace")[-2000:]}, fh)
+"""
+
+
+# --------------------------------------------------------------------------- generation
+
+def write_log(path: Path, n_events: int, seed: int, start_year=2003, end_year=2026) -> tuple[int, int]:
+    """Stream whole synthetic cases to `path` until at least `n_events`; (events, cases)."""
+    rng = random.Random(seed)
+    n = cases = 0
+    with open(path, "wb") as fh:
+        while n < n_events:
+            evs = generate_cases(rng, CHUNK_CASES, start_year, end_year, first_case=cases + 1)
+            # stop at a case boundary once the target is reached
+            buf = []
+            last_case = None
+            for ev in evs:
+                if n >= n_events and ev["case"] != last_case:
+                    break
+                if ev["case"] != last_case:
+                    cases += 1
+                    last_case = ev["case"]
+                buf.append(orjson.dumps(ev))
+                n += 1
+            fh.write(b"\n".join(buf) + b"\n")
+    return n, cases
+
+
+HANDELSE = {
+    "case.opened": "Ärende öppnat", "sip.initiated": "SIP initierad",
+    "consent.given": "Samtycke givet", "consent.withdrawn": "Samtycke återkallat",
+    "meeting.scheduled": "Möte planerat", "meeting.rescheduled": "Möte ombokat",
+    "meeting.cancelled": "Möte inställt", "invitation.sent": "Kallelse skickad",
+    "meeting.held": "Möte genomfört", "bus_individ.requested": "BUS-individ aktualiserad",
+    "plan.documented": "Plan dokumenterad", "case.closed": "Ärende avslutat",
+}
+KIND = {"sip": "SIP", "sip_followup": "SIP-uppföljning", "bus_individ": "BUS-individ"}
+TO = {"guardian": "Vårdnadshavare", "child": "Barnet"}
+CHANNEL = {"email": "E-post", "letter": "Brev", "phone": "Telefon", "other": "Annat"}
+CSV_COLUMNS = ["Ärende", "Händelse", "Datum", "Tid", "Enhet", "Möte", "Mötestyp",
+               "Planerat datum", "Mottagare", "Kanal", "Deltagare"]
+
+
+def event_to_row(ev: dict) -> list[str] | None:
+    typ = HANDELSE.get(ev["type"])
+    if typ is None:
+        return None
+    d, t = parse_at(ev["at"])
+    return [ev["case"], typ, d.isoformat(), t.strftime("%H:%M") if t else "",
+            ev.get("unit", ""), ev.get("meeting", ""), KIND.get(ev.get("kind", ""), ""),
+            ev.get("date", ""), TO.get(ev.get("to", ""), ev.get("to", "")),
+            CHANNEL.get(ev.get("channel", ""), ""), ",".join(ev.get("attendees", []))]
+
+
+def write_csv(path: Path, n_rows: int, seed: int) -> int:
+    """A standard-sv export (imports.md) of `n_rows` rows, `;`, UTF-8 with BOM."""
+    rng = random.Random(seed)
+    n = cases = 0
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        w = csv.writer(fh, delimiter=";", lineterminator="\r\n")
+        w.writerow(CSV_COLUMNS)
+        while n < n_rows:
+            for ev in generate_cases(rng, CHUNK_CASES, first_case=cases + 1):
+                row = event_to_row(ev)
+                if row is None:
+                    continue
+                w.writerow(row)
+                n += 1
+                if n >= n_rows:
+                    break
+            cases += CHUNK_CASES
+    return n
+
+
+# --------------------------------------------------------------------------- measuring
+
+def parse_floor(path: Path) -> float:
+    t0 = time.perf_counter()
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            if line.strip():
+                orjson.loads(line)
+                n += 1
+    return time.perf_counter() - t0
+
+
+def _children_map() -> dict[int, list[int]]:
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as fh:
+                stat = fh.read()
+            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_kib(root: int, include_root: bool = False) -> int:
+    kids = _children_map()
+    total, stack = 0, list(kids.get(root, []))
+    if include_root:
+        total += _rss_kib(root)
+    while stack:
+        pid = stack.pop()
+        total += _rss_kib(pid)
+        stack.extend(kids.get(pid, []))
+    return total
+
+
+def run_measured(cmd: list[str], workdir: Path) -> dict:
+    """Run `cmd` under a fresh wrapper process; wall, rc, peak RSS (single and tree sum)."""
+    out = workdir / f"measure-{time.monotonic_ns()}.json"
+    proc = subprocess.Popen([sys.executable, "-c", WRAPPER, str(out), *cmd])
+    peak_tree = 0
+    can_poll = os.path.isdir("/proc")
+    while proc.poll() is None:
+        if can_poll:
+            peak_tree = max(peak_tree, tree_rss_kib(proc.pid))
+        time.sleep(0.02)
+    res = json.loads(out.read_text()) if out.exists() else {"rc": proc.returncode, "wall": None,
+                                                             "maxrss_kib": 0, "stderr": ""}
+    res["peak_tree_kib"] = peak_tree if can_poll else None
+    return res
+
+
+def compliance_cmd() -> list[str] | None:
+    exe = shutil.which("compliance")
+    return [exe] if exe else [sys.executable, "-m", "compliance.cli"]
+
+
+def command_available(base: list[str], sub: str) -> tuple[bool, str]:
+    try:
+        p = subprocess.run([*base, sub, "--help"], capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    if p.returncode != 0:
+        lines = (p.stderr or p.stdout).strip().splitlines()
+        return False, lines[-1] if lines else f"exit status {p.returncode}"
+    return True, ""
+
+
+def _mb(kib) -> str:
+    return "n/a" if not kib else f"{kib / 1024:.0f}"
+
+
+def _s(x) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, nargs="+", default=[100_000, 1_000_000],
+                    help="log sizes in events (default: 100000 1000000)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="pass --workers N to compliance scan (default: the CLI's own)")
+    ap.add_argument("--as-of", default="2026-06-30")
+    ap.add_argument("--seed", type=int, default=20260630)
+    ap.add_argument("--import-csv", type=int, default=None, metavar="N",
+                    help="also write a standard-sv CSV of N rows and time `compliance import`")
+    ap.add_argument("--generate-only", action="store_true",
+                    help="only the generator and the parse floor (no CLI)")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results.md"))
+    args = ap.parse_args(argv)
+    date.fromisoformat(args.as_of)
+
+    tmp = Path(tempfile.mkdtemp(prefix="compliance-bench-"))
+    base = compliance_cmd()
+    scan_ok, scan_why = (False, "--generate-only") if args.generate_only else \
+        command_available(base, "scan")
+    if not scan_ok and not args.generate_only:
+        print(f"NOTE: `compliance scan` is not available ({scan_why}); "
+              "reporting the generator and the parse floor only.", file=sys.stderr)
+
+    rows = []
+    try:
+        for n in sorted(args.events):
+            log = tmp / f"log-{n}.jsonl"
+            t0 = time.perf_counter()
+            n_ev, n_cases = write_log(log, n, args.seed)
+            gen_s = time.perf_counter() - t0
+            size_mb = log.stat().st_size / 1e6
+            floor = parse_floor(log)
+            print(f"[{n_ev} events, {n_cases} cases, {size_mb:.0f} MB] generated in "
+                  f"{gen_s:.1f} s, parse floor {floor:.2f} s", file=sys.stderr)
+            row = {"events": n_ev, "cases": n_cases, "mb": size_mb, "gen": gen_s,
+                   "floor": floor, "wall": None, "rss1": None, "rsst": None,
+                   "findings": None, "note": ""}
+            if scan_ok:
+                out = tmp / f"out-{n}"
+                cmd = [*base, "scan", str(log), "--as-of", args.as_of, "--out", str(out)]
+                if args.workers is not None:
+                    cmd += ["--workers", str(args.workers)]
+                m = run_measured(cmd, tmp)
+                if m["rc"] != 0:
+                    err = m["stderr"].strip().splitlines()
+                    row["note"] = f"scan exit {m['rc']}: {err[-1] if err else ''}"
+                    print(f"  scan failed: {row['note']}", file=sys.stderr)
+                else:
+                    row.update(wall=m["wall"], rss1=m["maxrss_kib"], rsst=m["peak_tree_kib"])
+                    fj = out / "findings.jsonl"
+                    if fj.exists():
+                        with open(fj, "rb") as fh:
+                            row["findings"] = sum(1 for _ in fh)
+                    print(f"  scan {m['wall']:.2f} s, peak RSS {_mb(m['maxrss_kib'])} MB "
+                          f"(single), {_mb(m['peak_tree_kib'])} MB (tree)", file=sys.stderr)
+                shutil.rmtree(out, ignore_errors=True)
+            if not args.keep:
+                log.unlink(missing_ok=True)
+            rows.append(row)
+
+        imp = None
+        if args.import_csv:
+            imp = {"rows": args.import_csv, "note": ""}
+            imp_ok, imp_why = (False, "--generate-only") if args.generate_only else \
+                command_available(base, "import")
+            src = tmp / "export.csv"
+            t0 = time.perf_counter()
+            write_csv(src, args.import_csv, args.seed + 1)
+            imp["gen"] = time.perf_counter() - t0
+            imp["mb"] = src.stat().st_size / 1e6
+            if not imp_ok:
+                imp["note"] = f"`compliance import` not available ({imp_why})"
+                print(f"NOTE: {imp['note']}", file=sys.stderr)
+            else:
+                cmd = [*base, "import", str(src), "--mapping", "standard-sv",
+                       "--out", str(tmp / "log.jsonl")]
+                m = run_measured(cmd, tmp)
+                imp.update(rc=m["rc"], wall=m["wall"], rss1=m["maxrss_kib"],
+                           rsst=m["peak_tree_kib"])
+                if m["rc"] != 0:
+                    err = m["stderr"].strip().splitlines()
+                    imp["note"] = f"import exit {m['rc']}: {err[-1] if err else ''}"
+    finally:
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            print(f"kept {tmp}", file=sys.stderr)
+
+    md = render(rows, imp, args, scan_ok, scan_why)
+    print(md)
+    Path(args.results).write_text(md, encoding="utf-8")
+    print(f"written {args.results}", file=sys.stderr)
+    return 0
+
+
+def render(rows, imp, args, scan_ok, scan_why) -> str:
+    lines = [
+        "# Benchmark results",
+        "",
+        f"- run: {time.strftime('%Y-%m-%d %H:%M')} · `python benchmarks/bench.py "
+        f"{' '.join(sys.argv[1:])}`".rstrip(),
+        f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+        f"{platform.python_version()}",
+        f"- scan: `compliance scan LOG --as-of {args.as_of} --out TMP`"
+        + (f" `--workers {args.workers}`" if args.workers is not None else "")
+        + ("" if scan_ok else f" — **not run**: {scan_why}"),
+        f"- log: seeded synthetic (tests/gen.py, seed {args.seed}), cases 2003–2026",
+        "- parse floor = read + `orjson.loads` of every line in one process; peak RSS single ="
+        " largest process of the scan (ru_maxrss of children), tree = sum of VmRSS over"
+        " the process tree, polled every 20 ms (pages shared by forked workers count"
+        " once per process, so the tree figure is an upper bound)",
+        "",
+        "| events | cases | log MB | generate s | parse floor s | scan wall s | events/s |"
+        " scan/floor | peak RSS single MB | peak RSS tree MB | findings | note |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        eps = f"{r['events'] / r['wall']:,.0f}" if r["wall"] else "n/a"
+        ratio = f"{r['wall'] / r['floor']:.1f}" if r["wall"] else "n/a"
+        lines.append(
+            f"| {r['events']:,} | {r['cases']:,} | {r['mb']:.0f} | {r['gen']:.1f} | "
+            f"{r['floor']:.2f} | {_s(r['wall'])} | {eps} | {ratio} | {_mb(r['rss1'])} | "
+            f"{_mb(r['rsst'])} | {r['findings'] if r['findings'] is not None else 'n/a'} | "
+            f"{r['note']} |")
+    lines.append("")
+    if len(rows) >= 2:
+        a, b = rows[0], rows[-1]
+        size_ratio = b["events"] / a["events"]
+        fl = b["floor"] / a["floor"]
+        lines.append(f"Linearity (events ×{size_ratio:.1f}, {a['events']:,} → {b['events']:,}): "
+                     f"parse floor ×{fl:.2f}" +
+                     (f", scan ×{b['wall'] / a['wall']:.2f}" if a["wall"] and b["wall"]
+                      else ", scan n/a") +
+                     f" (×{size_ratio:.1f} = linear).")
+        lines.append("")
+    if imp:
+        lines += [
+            f"## Import (`compliance import FILE --mapping standard-sv --out LOG`)",
+            "",
+            "| rows | CSV MB | generate s | wall s | rows/s | peak RSS single MB |"
+            " peak RSS tree MB | note |",
+            "|---:|---:|---:|---:|---:|---:|---:|---|",
+            f"| {imp['rows']:,} | {imp['mb']:.0f} | {imp['gen']:.1f} | {_s(imp.get('wall'))} | "
+            + (f"{imp['rows'] / imp['wall']:,.0f}" if imp.get("wall") and not imp["note"]
+               else "n/a")
+            + f" | {_mb(imp.get('rss1'))} | {_mb(imp.get('rsst'))} | {imp['note']} |",
+            "",
+        ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
