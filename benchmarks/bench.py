@@ -41,11 +41,14 @@ import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT))
 
 import random  # noqa: E402
 
 from gen import generate_cases  # noqa: E402
 from reference import parse_at  # noqa: E402
+
+from compliance.vocabulary import CHANNEL_SV, EVENT_NAMES_SV, KIND_SV, RECIPIENT_SV  # noqa: E402
 
 CHUNK_CASES = 1000
 
@@ -89,17 +92,9 @@ def write_log(path: Path, n_events: int, seed: int, start_year=2003, end_year=20
     return n, cases
 
 
-HANDELSE = {
-    "case.opened": "Ärende öppnat", "sip.initiated": "SIP initierad",
-    "consent.given": "Samtycke givet", "consent.withdrawn": "Samtycke återkallat",
-    "meeting.scheduled": "Möte planerat", "meeting.rescheduled": "Möte ombokat",
-    "meeting.cancelled": "Möte inställt", "invitation.sent": "Kallelse skickad",
-    "meeting.held": "Möte genomfört", "bus_individ.requested": "BUS-individ aktualiserad",
-    "plan.documented": "Plan dokumenterad", "case.closed": "Ärende avslutat",
-}
-KIND = {"sip": "SIP", "sip_followup": "SIP-uppföljning", "bus_individ": "BUS-individ"}
-TO = {"guardian": "Vårdnadshavare", "child": "Barnet"}
-CHANNEL = {"email": "E-post", "letter": "Brev", "phone": "Telefon", "other": "Annat"}
+# The standard-sv export names (imports.md); the extension events are left out.
+HANDELSE = {k: v for k, v in EVENT_NAMES_SV.items() if not k.startswith(("deviation.", "group."))}
+KIND, TO, CHANNEL = KIND_SV, RECIPIENT_SV, CHANNEL_SV
 CSV_COLUMNS = ["Ärende", "Händelse", "Datum", "Tid", "Enhet", "Möte", "Mötestyp",
                "Planerat datum", "Mottagare", "Kanal", "Deltagare"]
 

@@ -21,20 +21,10 @@ import jinja2
 from .dates_sv import date_sv
 from .privacy import clean
 from .units import Unit, unit_label
+from .vocabulary import EVENT_NAMES_SV, RECIPIENT_SV
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports"
 
-TYPE_SV = {
-    "case.opened": "Ärende öppnat", "sip.initiated": "SIP initierad",
-    "consent.given": "Samtycke givet", "consent.withdrawn": "Samtycke återkallat",
-    "meeting.scheduled": "Möte planerat", "meeting.rescheduled": "Möte ombokat",
-    "meeting.cancelled": "Möte inställt", "invitation.sent": "Kallelse skickad",
-    "meeting.held": "Möte genomfört", "bus_individ.requested": "BUS-individ aktualiserad",
-    "plan.documented": "Plan dokumenterad", "deviation.filed": "Avvikelse anmäld",
-    "deviation.replied": "Avvikelse besvarad", "deviation.closed": "Avvikelse avslutad",
-    "case.closed": "Ärende avslutat", "group.meeting.held": "Gruppmöte hållet",
-}
-RECIPIENT_SV = {"guardian": "vårdnadshavare", "child": "barnet"}
 
 
 def safe_name(text: str) -> str:
@@ -73,7 +63,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
             e = events.get((case, eid))
             if e is None:
                 continue
-            timeline.append({**e, "type_sv": TYPE_SV.get(e["type"], e["type"]),
+            timeline.append({**e, "type_sv": EVENT_NAMES_SV.get(e["type"], e["type"]),
                              "unit_name": unit_label(units, e.get("unit")),
                              "to_name": RECIPIENT_SV.get(e.get("to") or "", unit_label(units, e["to"]))
                              if e.get("to") else None,

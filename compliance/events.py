@@ -21,6 +21,7 @@ import pendulum
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .records import Record
+from .vocabulary import EVENT_TYPES
 
 STOCKHOLM = pendulum.timezone("Europe/Stockholm")
 
@@ -201,12 +202,6 @@ EventModel = Annotated[
     ],
     Field(discriminator="type"),
 ]
-EVENT_TYPES = (
-    "case.opened", "sip.initiated", "consent.given", "consent.withdrawn",
-    "meeting.scheduled", "meeting.rescheduled", "meeting.cancelled", "invitation.sent",
-    "meeting.held", "bus_individ.requested", "plan.documented", "deviation.filed",
-    "deviation.replied", "deviation.closed", "case.closed", "group.meeting.held",
-)
 _ADAPTER: TypeAdapter = TypeAdapter(EventModel)
 
 

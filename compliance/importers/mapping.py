@@ -24,6 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..vocabulary import EVENT_TYPES
 from ..records import Record
 from . import personnummer as pnr_mod
 from .ids import NOT_IDENTITY, IdAssigner
@@ -38,12 +39,6 @@ class MappingError(SourceError):
     """A broken mapping file; the message names the key."""
 
 
-EVENT_TYPES = (
-    "case.opened", "sip.initiated", "consent.given", "consent.withdrawn",
-    "meeting.scheduled", "meeting.rescheduled", "meeting.cancelled", "invitation.sent",
-    "meeting.held", "bus_individ.requested", "plan.documented", "deviation.filed",
-    "deviation.replied", "deviation.closed", "case.closed", "group.meeting.held",
-)
 # Fields with their own conversion; any other [columns] key is a plain text field
 # (dotted keys such as "child.initials" make nested objects).
 SPECIAL_FIELDS = (

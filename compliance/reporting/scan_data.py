@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..dates_sv import to_date
+from ..vocabulary import EVENT_NAMES_SV as EVENT_TYPES_SV, STATUS_SV  # noqa: F401 (re-exported)
 from ..privacy import PERSONAL_NUMBER_RE, REDACTED, clean, clean_text  # noqa: F401 (re-exported)
 
 REQUIRED_FILES = ("manifest.json", "findings.jsonl")
@@ -21,26 +22,6 @@ REQUIRED_FILES = ("manifest.json", "findings.jsonl")
 DEFAULT_SECRETARIAT = "BUS-sekretariatet"
 DEFAULT_CONVENER = "Sammankallande för BUS-styrgruppen"
 
-EVENT_TYPES_SV = {
-    "case.opened": "Ärendet öppnat",
-    "sip.initiated": "Initiativ till SIP",
-    "consent.given": "Samtycke lämnat",
-    "consent.withdrawn": "Samtycke återkallat",
-    "meeting.scheduled": "Möte planerat",
-    "meeting.rescheduled": "Möte flyttat",
-    "meeting.cancelled": "Möte inställt",
-    "invitation.sent": "Kallelse skickad",
-    "meeting.held": "Möte hållet",
-    "bus_individ.requested": "Aktualisering till BUS-individ",
-    "plan.documented": "Plan dokumenterad",
-    "deviation.filed": "Avvikelse rapporterad",
-    "deviation.replied": "Avvikelse besvarad",
-    "deviation.closed": "Avvikelse avslutad",
-    "case.closed": "Ärendet avslutat",
-    "group.meeting.held": "Gruppmöte hållet",
-}
-
-STATUS_SV = {"violation": "Avvikelse", "warning": "Varning"}
 
 
 class NotAScanFolder(Exception):
