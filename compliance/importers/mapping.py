@@ -389,35 +389,32 @@ class RowConverter:
     def _col(self, fld: str) -> str:
         return self.col_name.get(fld) or self.m.header_of(fld)
 
-    def _date(self, fld: str, s: str) -> tuple[str, str | None]:
-        c = self._date_cache
-        r = c.get(s)
+    @staticmethod
+    def _cached(cache: dict, s: str, parse: Any, column: str) -> Any:
+        """Parse `s` once per distinct text (exports repeat their dates); reject on error.
+
+        The cache holds the parsed value, or the ValueError for text that does not parse.
+        """
+        r = cache.get(s)
         if r is None:
             try:
-                r = _parse_date_text(s.strip(), self.m.date_formats)
+                r = parse(s.strip())
             except ValueError as exc:
-                r = str(exc)
-            if len(c) > _CACHE_MAX:
-                c.clear()
-            c[s] = r
-        if type(r) is str:
-            raise _Reject(f"kolumn '{self._col(fld)}': {r}")
+                r = exc
+            if len(cache) > _CACHE_MAX:
+                cache.clear()
+            cache[s] = r
+        if type(r) is ValueError:
+            raise _Reject(f"kolumn '{column}': {r}")
         return r
 
+    def _date(self, fld: str, s: str) -> tuple[str, str | None]:
+        return self._cached(self._date_cache, s,
+                            lambda t: _parse_date_text(t, self.m.date_formats), self._col(fld))
+
     def _time(self, s: str) -> str:
-        c = self._time_cache
-        r = c.get(s)
-        if r is None:
-            try:
-                r = (_parse_time_text(s.strip(), self.m.time_formats),)
-            except ValueError as exc:
-                r = str(exc)
-            if len(c) > _CACHE_MAX:
-                c.clear()
-            c[s] = r
-        if type(r) is str:
-            raise _Reject(f"kolumn '{self._col('at_time')}': {r}")
-        return r[0]
+        return self._cached(self._time_cache, s,
+                            lambda t: _parse_time_text(t, self.m.time_formats), self._col("at_time"))
 
     def _value(self, fld: str, s: str) -> str:
         """A name from the export -> canonical value via [values.fld] ("" for blank)."""
@@ -504,7 +501,7 @@ class RowConverter:
             raise _Reject(f"kolumn '{self._col('type')}': händelse saknas")
         s = cells[self.i_at]
         r = self._date_cache.get(s)
-        if r is None or type(r) is str:
+        if r is None or type(r) is ValueError:
             if not s or s.isspace():
                 raise _Reject(f"kolumn '{self._col('at')}': datum saknas")
             r = self._date("at", s)
@@ -514,8 +511,8 @@ class RowConverter:
             s = cells[i]
             if s:
                 r = self._time_cache.get(s)
-                if r is not None and type(r) is tuple:
-                    clock = r[0]
+                if type(r) is str:
+                    clock = r
                 elif not s.isspace():
                     clock = self._time(s)
         if clock is None:
