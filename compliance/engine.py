@@ -34,7 +34,7 @@ import orjson
 from . import calendar as vardagar
 from .facts import build_case_facts
 from .findings import finalize
-from .rules import DATE_FIELDS, Condition, Expr, Rule
+from .rules import Condition, Expr, Rule, parse_expr
 
 SLOTS = 100            # live session slots per worker (fewer was faster and smaller)
 BATCH_CASES = 100      # cases per task sent to a worker
@@ -115,17 +115,12 @@ def compile_rules(rules: list[Rule]) -> tuple[dict[str, Any], dict[str, Plan]]:
                     conditions.append({alias: {"$and": tests} if len(tests) > 1 else tests[0]})
                 definition[name] = {"all": conditions}
                 plans[name] = Plan(rule.id, rule.version.isoformat(), rule.title, when.status,
-                                   params, {k: _parse(v) for k, v in when.emit.items()})
+                                   params, {k: parse_expr(v) for k, v in when.emit.items()})
     # A few rules that never match at the end of the ruleset: with them the C engine's
     # out-of-bounds read (notes/durable-rules.md, crash 3) was not seen.
     for k in range(3):
         definition[f"zz_never_{k}"] = {"all": [{"x": {"t": f"never_{k}"}}]}
     return definition, plans
-
-
-def _parse(text: str) -> Expr:
-    from .rules import parse_expr
-    return parse_expr(text)
 
 
 def _evaluate(expr: Expr, match: dict[str, dict[str, Any]], params: dict[str, Any]) -> Any:

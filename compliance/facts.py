@@ -60,7 +60,6 @@ class Clock:
 class CaseFacts:
     case: str
     events: list[CompactEvent]         # in case order, as-of applied
-    seq_of: dict[str, int]             # event id -> position in the case
     meetings: dict[str, Meeting]
     clocks: list[Clock]
     facts: list[dict[str, Any]]
@@ -162,7 +161,6 @@ def _send_by(planned: int, params: dict[str, Any]) -> int:
 def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
                      clock_params: dict[str, Any], notice_params: dict[str, Any] | None = None) -> CaseFacts:
     ordered = order_events(events, as_of)
-    seq_of = {e[1]: i + 1 for i, e in enumerate(ordered)}
     meetings = _meetings(ordered)
     facts: list[dict[str, Any]] = []
     for i, m in enumerate(meetings.values()):
@@ -191,4 +189,4 @@ def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
         ev = [c.event] + ([c.initiative] if c.initiative else [])
         facts.append({"id": f"c{k}", "t": "clock", "start": c.start, "deadline": c.deadline,
                       "unit": c.unit or "", "e": c.event, "ev": ev})
-    return CaseFacts(case, ordered, seq_of, meetings, clocks, facts)
+    return CaseFacts(case, ordered, meetings, clocks, facts)

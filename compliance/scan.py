@@ -115,48 +115,77 @@ def _compact(order: int, event: Any) -> tuple[str, str]:
     return data["case"], packed
 
 
-def read_events(paths: list[Path], mapping: str | None = None,
-                on_reject: Callable[[Reject], None] | None = None):
-    """Read every line: returns (cases -> packed events, rejects, counts, input records)."""
-    cases: dict[str, list[str]] = {}
-    rejects: list[dict[str, Any]] = []
-    seen: dict[str, tuple[int, int]] = {}
-    counts = {"lines": 0, "events": 0, "rejects": 0, "blank": 0}
-    inputs = []
+@dataclass
+class _Reading:
+    """What reading the input gave: packed events by case, rejects, and the counts."""
+    cases: dict[str, list[str]] = field(default_factory=dict)
+    rejects: list[dict[str, Any]] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=lambda: {"lines": 0, "events": 0, "rejects": 0, "blank": 0})
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+
+
+def read_sources(sources: Iterable[tuple[str, Iterable[Record]]]) -> _Reading:
+    """Judge every record of every source: an event, a reject or a blank line.
+
+    A later event with an id already accepted is rejected, naming where the first one was.
+    """
+    got = _Reading()
+    counts, cases, rejects = got.counts, got.cases, got.rejects
+    names: list[str] = []
+    seen: dict[str, int] = {}          # event id -> source number << 32 | line
     order = 0
     gc.freeze()    # what exists now is never garbage: keep the collector off it
     try:
-        for file_no, path in enumerate(paths):
+        for name, records in sources:
+            names.append(name)
+            file_no = len(names) - 1
             lines = 0
-            try:
-                for rec in records_of(path, mapping):
-                    lines += 1
-                    if rec.data is None and rec.error is None and not rec.raw.strip():
-                        counts["blank"] += 1
-                        continue
-                    result = parse_record(rec)
-                    if isinstance(result, Reject):
-                        rejects.append(result.as_dict())
-                        continue
-                    first = seen.get(result.id)
-                    if first is not None:
-                        rejects.append(Reject(rec.file, rec.line,
-                                              f"fält 'id': händelse-id {result.id!r} finns redan "
-                                              f"({paths[first[0]]}, rad {first[1]})", rec.raw).as_dict())
-                        continue
-                    seen[result.id] = (file_no, rec.line)
-                    order += 1
-                    case, packed = _compact(order, result)
-                    cases.setdefault(case, []).append(packed)
-                    counts["events"] += 1
-            except OSError as exc:
-                raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+            for rec in records:
+                lines += 1
+                if rec.data is None and rec.error is None and not rec.raw.strip():
+                    counts["blank"] += 1
+                    continue
+                result = parse_record(rec)
+                if isinstance(result, Reject):
+                    rejects.append(result.as_dict())
+                    continue
+                first = seen.get(result.id)
+                if first is not None:
+                    rejects.append(Reject(rec.file, rec.line,
+                                          f"fält 'id': händelse-id {result.id!r} finns redan "
+                                          f"({names[first >> 32]}, rad {first & 0xFFFFFFFF})",
+                                          rec.raw).as_dict())
+                    continue
+                seen[result.id] = file_no << 32 | rec.line
+                order += 1
+                case, packed = _compact(order, result)
+                cases.setdefault(case, []).append(packed)
+                counts["events"] += 1
             counts["lines"] += lines
-            inputs.append({"path": str(path), "sha256": _sha256(path), "lines": lines})
+            got.inputs.append({"path": name, "lines": lines})
     finally:
         gc.unfreeze()
     counts["rejects"] = len(rejects)
-    return cases, rejects, counts, inputs
+    return got
+
+
+def read_events(paths: list[Path], mapping: str | None = None) -> _Reading:
+    """Read every line of every input file (any supported format)."""
+    def sources():
+        for path in paths:
+            yield str(path), _readable(path, records_of(path, mapping))
+    got = read_sources(sources())
+    for item, path in zip(got.inputs, paths):
+        item["sha256"] = _sha256(path)
+    return got
+
+
+def _readable(path: Path, records: Iterator[Record]) -> Iterator[Record]:
+    """The records of a file, with an unreadable file turned into a ScanError."""
+    try:
+        yield from records
+    except OSError as exc:
+        raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
 
 
 def _sha256(path: Path) -> str:
@@ -195,30 +224,10 @@ def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | Non
                workers: int = 1, file: str = "<input>", warn_days: int = 5) -> ScanResult:
     """Scan JSONL text lines held in memory (for tests and embedding)."""
     rules = load_rules(rules_dir)
-    cases: dict[str, list[str]] = {}
-    result = ScanResult(as_of=as_of, rules=rules)
-    seen: set[str] = set()
-    counts = {"lines": 0, "events": 0, "rejects": 0, "blank": 0}
-    for n, line in enumerate(lines, start=1):
-        counts["lines"] += 1
-        if not line.strip():
-            counts["blank"] += 1
-            continue
-        ev = parse_record(Record(file, n, line.rstrip("\r\n")))
-        if isinstance(ev, Reject):
-            result.rejects.append(ev.as_dict())
-            continue
-        if ev.id in seen:
-            result.rejects.append(Reject(file, n, f"fält 'id': händelse-id {ev.id!r} finns redan",
-                                         line).as_dict())
-            continue
-        seen.add(ev.id)
-        case, packed = _compact(n, ev)
-        cases.setdefault(case, []).append(packed)
-        counts["events"] += 1
-    counts["rejects"] = len(result.rejects)
-    result.counts = counts
-    _decide(cases, rules, as_of, workers, None, result, warn_days)
+    records = (Record(file, n, line.rstrip("\r\n")) for n, line in enumerate(lines, start=1))
+    got = read_sources([(file, records)])
+    result = ScanResult(as_of=as_of, rules=rules, rejects=got.rejects, counts=got.counts)
+    _decide(got.cases, rules, as_of, workers, None, result, warn_days)
     return result
 
 
@@ -235,8 +244,9 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     files = expand_paths(paths, suffixes)
     if out_dir is not None:
         _check_out(Path(out_dir))
-    cases, rejects, counts, inputs = read_events(files, mapping)
-    result = ScanResult(as_of=as_of, rejects=rejects, counts=counts, inputs=inputs, rules=rules)
+    got = read_events(files, mapping)
+    cases, counts = got.cases, got.counts
+    result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs, rules=rules)
     workers = workers or min(2, os.cpu_count() or 1)
     bar = progress_factory(counts["events"]) if progress_factory else None
     _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days)
