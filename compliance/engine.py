@@ -154,26 +154,22 @@ class _Worker:
         self.notice_params = params.get("invitation-notice", {})
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.rules_meta = rules_meta
-        self.triggers = [{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal(),
-                          "horizon": horizon}
-                         for k, name in enumerate(plans)]
+        # The trigger facts of each session slot, as JSON list items (asserted last).
+        self.triggers = {
+            str(slot): orjson.dumps([{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal(),
+                                      "horizon": horizon, "sid": str(slot)}
+                                     for k, name in enumerate(plans)])[1:-1]
+            for slot in range(SLOTS)}
         self.slot = itertools.cycle(range(SLOTS))
         self.fault_case = os.environ.get(FAULT_ENV)
 
     def evaluate(self, case: str, events: list[Any]) -> dict[str, Any]:
         if self.fault_case and case == self.fault_case:
             os.kill(os.getpid(), signal.SIGSEGV)   # test hook: behave like a C-engine crash
-        cf = build_case_facts(case, events, self.as_of, self.clock_params, self.notice_params)
         sid = str(next(self.slot))
-        evidence_of: dict[str, list[str]] = {}
-        facts = []
-        for f in cf.facts:
-            f = dict(f)
-            evidence_of[f["id"]] = f.pop("ev", [])
-            f["sid"] = sid
-            facts.append(f)
-        triggers = [dict(t, sid=sid) for t in self.triggers]
-        matches = self._run(facts + triggers, triggers + facts)
+        cf = build_case_facts(case, events, self.as_of, self.clock_params, self.notice_params, sid)
+        evidence_of = cf.evidence
+        matches = self._run(orjson.dumps(cf.facts)[1:-1], self.triggers[sid])
         # Evidence in time order, ties by id: the same whatever order the input came in.
         when = {e[1]: (e[3], e[4], e[1]) for e in cf.events}
         order = lambda eid: when.get(eid, (0, 0, eid))  # noqa: E731
@@ -202,20 +198,21 @@ class _Worker:
             "evidence": _evidence_events(cf, {e for f in findings.values() for e in f["evidence"]}),
         }
 
-    def _run(self, facts: list[dict[str, Any]], retract: list[dict[str, Any]]) -> list[tuple[str, dict]]:
+    def _run(self, facts: bytes, triggers: bytes) -> list[tuple[str, dict]]:
+        """Assert a case's facts (triggers last), drain the actions, retract (triggers first)."""
         engine, handle = self.engine, self.handle
-        result = engine.assert_facts(handle, json.dumps(facts))
+        result = engine.assert_facts(handle, (b"[" + facts + b"," + triggers + b"]").decode())
         matches: list[tuple[str, dict]] = []
         try:
             state = result[1]
             action = engine.start_action_for_state(handle, state)
             while action:
-                for name, match in json.loads(action[1]).items():
+                for name, match in orjson.loads(action[1]).items():
                     matches.append((name, match))
                 nxt = engine.complete_and_start_action(handle, state)
                 action = (None, nxt) if nxt else None
         finally:
-            engine.retract_facts(handle, json.dumps(retract))
+            engine.retract_facts(handle, (b"[" + triggers + b"," + facts + b"]").decode())
         return matches
 
 
@@ -340,8 +337,12 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
 def _run_pool(batches: list[list], workers: int, init_args: tuple,
               collect: Any) -> list[list]:
     """Run batches in a fresh pool of worker processes; return those whose worker died."""
+    import gc
     import multiprocessing as mp
     failed = []
+    # Forked workers share the parent's memory until they write to it; a collection in a
+    # worker would touch every inherited object. Frozen objects are never collected.
+    gc.freeze()
     with ProcessPoolExecutor(max_workers=max(1, min(workers, len(batches))),
                              mp_context=mp.get_context("fork"),
                              initializer=_init_worker, initargs=init_args) as pool:

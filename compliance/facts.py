@@ -63,6 +63,7 @@ class CaseFacts:
     meetings: dict[str, Meeting]
     clocks: list[Clock]
     facts: list[dict[str, Any]]
+    evidence: dict[str, list[str]]     # fact id -> the event ids it rests on
 
 
 def order_events(events: list[CompactEvent], as_of: dt.date) -> list[CompactEvent]:
@@ -159,34 +160,42 @@ def _send_by(planned: int, params: dict[str, Any]) -> int:
 
 
 def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
-                     clock_params: dict[str, Any], notice_params: dict[str, Any] | None = None) -> CaseFacts:
+                     clock_params: dict[str, Any], notice_params: dict[str, Any] | None = None,
+                     sid: str = "0") -> CaseFacts:
+    """The case's facts, each tagged with the session slot `sid` it is asserted into."""
     ordered = order_events(events, as_of)
     meetings = _meetings(ordered)
     facts: list[dict[str, Any]] = []
+    evidence: dict[str, list[str]] = {}
     for i, m in enumerate(meetings.values()):
         facts.append({
             "id": f"m{i}", "t": "mtg", "m": m.meeting, "kind": m.kind or "", "conv": m.convener or "",
             "date": m.held or m.planned, "planned": m.planned, "held": m.held, "hseq": m.held_seq,
             "sendby": _send_by(m.planned, notice_params or {}), "se": m.scheduled_event or "",
-            "cancelled": int(m.cancelled), "e": m.held_event or "", "ev": m.evidence,
+            "cancelled": int(m.cancelled), "e": m.held_event or "", "sid": sid,
         })
+        evidence[f"m{i}"] = m.evidence
         if m.held:
             for j, unit in enumerate(dict.fromkeys(m.attendees)):
-                facts.append({"id": f"a{i}_{j}", "t": "att", "m": m.meeting, "unit": unit})
+                facts.append({"id": f"a{i}_{j}", "t": "att", "m": m.meeting, "unit": unit, "sid": sid})
     for seq, (_, eid, etype, day, _, unit, f) in enumerate(ordered, start=1):
         if etype == "invitation.sent":
             facts.append({"id": f"i{seq}", "t": "inv", "m": f["meeting"], "to": f["to"],
-                          "unit": unit or "", "day": day, "e": eid, "ev": [eid]})
+                          "unit": unit or "", "day": day, "e": eid, "sid": sid})
         elif etype == "consent.given":
-            facts.append({"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "e": eid, "ev": [eid]})
+            facts.append({"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "e": eid, "sid": sid})
         elif etype == "consent.withdrawn":
-            facts.append({"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "e": eid, "ev": [eid]})
+            facts.append({"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "e": eid, "sid": sid})
         elif etype == "bus_individ.requested":
             facts.append({"id": f"r{seq}", "t": "req", "day": day, "unit": unit or "",
-                          "m": f.get("meeting") or "", "e": eid, "ev": [eid]})
+                          "m": f.get("meeting") or "", "e": eid, "sid": sid})
     clocks = _clocks(ordered, clock_params)
     for k, c in enumerate(clocks):
         ev = [c.event] + ([c.initiative] if c.initiative else [])
         facts.append({"id": f"c{k}", "t": "clock", "start": c.start, "deadline": c.deadline,
-                      "unit": c.unit or "", "e": c.event, "ev": ev})
-    return CaseFacts(case, ordered, meetings, clocks, facts)
+                      "unit": c.unit or "", "e": c.event, "sid": sid})
+        evidence[f"c{k}"] = ev
+    for f in facts:
+        if f["t"] in ("inv", "given", "wd", "req"):
+            evidence[f["id"]] = [f["e"]]
+    return CaseFacts(case, ordered, meetings, clocks, facts, evidence)
