@@ -12,25 +12,18 @@ it is the receiving unit itself, the field is left for the sender to fill in.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
 from .dates_sv import date_sv
-from .privacy import clean
+from .privacy import clean_text, safe_name
 from .units import Unit, unit_label
 from .vocabulary import EVENT_NAMES_SV, RECIPIENT_SV
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "reports"
 
-
-
-def safe_name(text: str) -> str:
-    """A case or unit id made safe as part of a file name."""
-    cleaned = re.sub(r"[^A-Za-z0-9ÅÄÖåäöéÉü._-]", "_", text or "okand").strip(".")
-    return cleaned[:80] or "okand"
 
 
 def _unit(units: dict[str, Unit], unit_id: str | None) -> dict[str, Any]:
@@ -94,17 +87,28 @@ def environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True)
 
 
-def write_markdown_drafts(out: Path, findings, evidence, cases, rules, units, cooperation,
-                          as_of: dt.date) -> list[Path]:
-    template = environment().get_template("avvikelse.md.j2")
-    folder = out / "deviations"
-    folder.mkdir(exist_ok=True)
-    written = []
-    for ctx in build_contexts(findings, evidence, cases, rules, units, cooperation, as_of):
-        path = folder / f"{ctx['filename']}.md"
-        path.write_text(template.render(**clean(ctx)), encoding="utf-8")
-        written.append(path)
-    return written
+class DraftWriter:
+    """Renders and writes the Markdown drafts, one case at a time.
+
+    The scan's worker processes use it right after deciding a case, so that rendering and
+    the many small files are spread over the workers. The rendered text passes through
+    `clean_text` once: nothing shaped like a personal number reaches a draft.
+    """
+
+    def __init__(self, folder: Path, rules: list[Any], units: dict[str, Unit],
+                 cooperation: dict[str, str], as_of: dt.date):
+        self.folder = Path(folder)
+        self.template = environment().get_template("avvikelse.md.j2")
+        self.rules, self.units, self.cooperation, self.as_of = rules, units, cooperation, as_of
+
+    def write_case(self, findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
+                   summary: dict[str, Any]) -> int:
+        contexts = build_contexts(findings, evidence, [summary], self.rules, self.units,
+                                  self.cooperation, self.as_of)
+        for ctx in contexts:
+            (self.folder / f"{ctx['filename']}.md").write_text(
+                clean_text(self.template.render(**ctx)), encoding="utf-8")
+        return len(contexts)
 
 
 def build_deviation_contexts(scan_dir: Path, units: dict[str, Unit], cooperation: dict[str, str]):

@@ -144,7 +144,7 @@ class _Worker:
 
     def __init__(self, definition_json: str, plans: dict[str, Plan], as_of: dt.date,
                  params: dict[str, dict[str, Any]], rules_meta: dict[str, dict[str, Any]],
-                 warn_days: int):
+                 warn_days: int, drafts: Any = None):
         import durable_rules_engine as engine   # only here: the C engine lives in workers
         self.engine = engine
         self.handle = engine.create_ruleset("compliance", definition_json)
@@ -162,6 +162,7 @@ class _Worker:
             for slot in range(SLOTS)}
         self.slot = itertools.cycle(range(SLOTS))
         self.fault_case = os.environ.get(FAULT_ENV)
+        self.drafts = drafts      # a deviations.DraftWriter, or None (no drafts)
 
     def evaluate(self, case: str, events: list[Any]) -> dict[str, Any]:
         if self.fault_case and case == self.fault_case:
@@ -191,12 +192,12 @@ class _Worker:
                 findings[key]["evidence"] = sorted(set(findings[key]["evidence"]) | set(evidence), key=order)
             else:
                 findings[key] = raw
-        return {
-            "case": case,
-            "findings": [finalize(f, self.as_of, self.rules_meta[f["rule"]]) for f in findings.values()],
-            "summary": _case_summary(cf, self.as_of.toordinal()),
-            "evidence": _evidence_events(cf, {e for f in findings.values() for e in f["evidence"]}),
-        }
+        final = [finalize(f, self.as_of, self.rules_meta[f["rule"]]) for f in findings.values()]
+        summary = _case_summary(cf, self.as_of.toordinal())
+        evidence = _evidence_events(cf, {e for f in final for e in f["evidence"]})
+        if self.drafts is not None and any(f["status"] == "violation" for f in final):
+            self.drafts.write_case(final, evidence, summary)
+        return {"case": case, "findings": final, "summary": summary, "evidence": evidence}
 
     def _run(self, facts: bytes, triggers: bytes) -> list[tuple[str, dict]]:
         """Assert a case's facts (triggers last), drain the actions, retract (triggers first)."""
@@ -287,13 +288,14 @@ class EngineResult:
 
 
 def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: dt.date,
-              workers: int = 2, progress: Any = None, warn_days: int = 5) -> EngineResult:
+              workers: int = 2, progress: Any = None, warn_days: int = 5,
+              drafts: Any = None) -> EngineResult:
     """Decide every case in worker processes; never lose one to a crash."""
     definition, plans = compile_rules(rules)
     params = {r.id: r.params for r in rules}
     meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
                    "params": r.params} for r in rules}
-    init_args = (json.dumps(definition), plans, as_of, params, meta, warn_days)
+    init_args = (json.dumps(definition), plans, as_of, params, meta, warn_days, drafts)
     batches = [list(b) for b in _chunks(cases, BATCH_CASES)]
     decided: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []

@@ -34,3 +34,12 @@ def clean(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [clean(v) for v in obj]
     return obj
+
+
+_UNSAFE_NAME_RE = re.compile(r"[^\w.-]+")
+
+
+def safe_name(text: str | None) -> str:
+    """A file-name stem from an id that may come from a hostile export."""
+    name = _UNSAFE_NAME_RE.sub("_", clean_text(text or "")).strip("._")
+    return name[:120] or "utan-id"

@@ -199,9 +199,10 @@ def _sha256(path: Path) -> str:
 # --- scanning -----------------------------------------------------------------------------
 
 def _decide(cases: dict[str, list[str]], rules: list[Rule], as_of: dt.date, workers: int,
-            progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5) -> None:
+            progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5,
+            drafts: Any = None) -> None:
     engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress,
-                       warn_days=warn_days)
+                       warn_days=warn_days, drafts=drafts)
     findings = [f for c in engine.cases for f in c["findings"]]
     findings.sort(key=sort_key)
     result.findings = findings
@@ -242,22 +243,42 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     units, cooperation = load_units(units_path)
     suffixes = set(JSONL_SUFFIXES) | {".csv", ".xlsx", ".xes"}
     files = expand_paths(paths, suffixes)
-    if out_dir is not None:
-        _check_out(Path(out_dir))
-    got = read_events(files, mapping)
-    cases, counts = got.cases, got.counts
-    result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs, rules=rules)
-    workers = workers or min(2, os.cpu_count() or 1)
-    bar = progress_factory(counts["events"]) if progress_factory else None
-    _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days)
-    if bar:
-        bar.close()
-    if out_dir is not None:
-        write_outputs(result, Path(out_dir), units, cooperation, units_path, report=report)
+    out = Path(out_dir) if out_dir is not None else None
+    tmp = _fresh_folder(out) if out is not None else None
+    try:
+        got = read_events(files, mapping)
+        cases, counts = got.cases, got.counts
+        result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
+                            rules=rules)
+        workers = workers or min(2, os.cpu_count() or 1)
+        drafts = None
+        if tmp is not None:
+            from .deviations import DraftWriter
+            (tmp / "deviations").mkdir()
+            drafts = DraftWriter(tmp / "deviations", rules, units, cooperation, as_of)
+        bar = progress_factory(counts["events"]) if progress_factory else None
+        _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days, drafts)
+        if bar:
+            bar.close()
+        if out is not None:
+            write_outputs(result, out, tmp, units_path, report=report)
+    except BaseException:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return result
 
 
 # --- writing ------------------------------------------------------------------------------
+
+def _fresh_folder(out: Path) -> Path:
+    """A new empty folder beside `out`, where the outputs are written before the swap."""
+    _check_out(out)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
+    except OSError as exc:
+        raise ScanError(f"{out}: kan inte skriva: {exc.strerror}") from None
+
 
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
@@ -295,15 +316,10 @@ def manifest(result: ScanResult, units_path: Path | str | None) -> dict[str, Any
     }
 
 
-def write_outputs(result: ScanResult, out: Path, units: dict, cooperation: dict,
-                  units_path: Path | str | None, report: bool = False) -> None:
-    """Write into a fresh folder beside `out`, then swap it in whole."""
-    from .deviations import write_markdown_drafts
+def write_outputs(result: ScanResult, out: Path, tmp: Path, units_path: Path | str | None,
+                  report: bool = False) -> None:
+    """Write into the fresh folder `tmp` (the drafts are there already), then swap it in."""
     parent = out.resolve().parent
-    try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=parent))
-    except OSError as exc:
-        raise ScanError(f"{out}: kan inte skriva: {exc.strerror}") from None
     try:
         _jsonl(tmp / "findings.jsonl", result.findings)
         _jsonl(tmp / "rejects.jsonl", result.rejects)
@@ -313,8 +329,6 @@ def write_outputs(result: ScanResult, out: Path, units: dict, cooperation: dict,
             _jsonl(tmp / "errors.jsonl", result.errors)
         (tmp / "manifest.json").write_bytes(
             orjson.dumps(manifest(result, units_path), option=orjson.OPT_INDENT_2) + b"\n")
-        write_markdown_drafts(tmp, result.findings, result.evidence, result.cases, result.rules,
-                              units, cooperation, result.as_of)
         if report:
             from .reporting import build_reports
             build_reports(tmp, tmp, Path(units_path) if units_path else None)
@@ -326,11 +340,7 @@ def write_outputs(result: ScanResult, out: Path, units: dict, cooperation: dict,
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
         raise ScanError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def summary_lines(result: ScanResult) -> list[str]:

@@ -202,3 +202,21 @@ def test_rules_commands():
     assert "Kallelsen skickas senast tre veckor" in show.stdout and "notice_days = 21" in show.stdout
     assert run("rules", "validate").returncode == 0
     assert run("rules", "show", "nope").returncode == 1
+
+
+def test_drafts_never_show_a_personal_number_shaped_id(tmp_path):
+    # An export put a personal-number-shaped string where pseudonyms belong.
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join([
+        ev("h1", "meeting.scheduled", "2025-03-01", case="200001011234", meeting="200001015678",
+           kind="sip", date="2025-03-31"),
+        ev("h2", "meeting.held", "2025-03-31", case="200001011234", meeting="200001015678",
+           attendees=["soc"]),
+    ]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert run("scan", str(log), "--as-of", "2025-12-31", "--out", str(out)).returncode == 0
+    drafts = list((out / "deviations").iterdir())
+    assert len(drafts) == 1
+    assert "20000101" not in drafts[0].name
+    text = drafts[0].read_text(encoding="utf-8")
+    assert "[personnummer borttaget]" in text and "1234" not in text and "5678" not in text

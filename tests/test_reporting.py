@@ -133,7 +133,7 @@ def test_docx_several_items_and_late_days(out):
 
 
 def test_docx_hostile_and_unknown_units(out):
-    hostile = out / "deviations" / "_HYPERLINK__x____skola-test.docx"
+    hostile = out / "deviations" / "HYPERLINK_x__skola-test.docx"
     assert dict((r[0], r[1]) for r in table_rows(hostile, 0))["Ärende (pseudonym)"] == HOSTILE
     unknown = out / "deviations" / "K-002__hab-okand.docx"
     facts = dict((r[0], r[1]) for r in table_rows(unknown, 0))

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..dates_sv import to_date
 from ..vocabulary import EVENT_NAMES_SV as EVENT_TYPES_SV, STATUS_SV  # noqa: F401 (re-exported)
-from ..privacy import PERSONAL_NUMBER_RE, REDACTED, clean, clean_text  # noqa: F401 (re-exported)
+from ..privacy import PERSONAL_NUMBER_RE, REDACTED, clean, clean_text, safe_name  # noqa: F401 (re-exported)
 
 REQUIRED_FILES = ("manifest.json", "findings.jsonl")
 
@@ -28,13 +28,6 @@ class NotAScanFolder(Exception):
     """The folder given is not the output of `compliance scan`."""
 
 
-_UNSAFE_NAME_RE = re.compile(r"[^\w.-]+")
-
-
-def safe_name(text: str | None) -> str:
-    """A file-name stem from an id that may come from a hostile export."""
-    name = _UNSAFE_NAME_RE.sub("_", clean_text(text or "")).strip("._")
-    return name[:120] or "utan-id"
 
 
 @dataclass(frozen=True)
