@@ -61,7 +61,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
                              "to_name": RECIPIENT_SV.get(e.get("to") or "", unit_label(units, e["to"]))
                              if e.get("to") else None,
                              "date_sv": date_sv(e["date"])})
-        timeline.sort(key=lambda e: (e["date"], e["time"] or "", ids.index(e["id"])))
+        timeline.sort(key=lambda e: (e["date"], e["time"] or "", e["id"]))
         contexts.append({
             "filename": f"{safe_name(case)}__{safe_name(unit_id)}",
             "case": case, "date": as_of.isoformat(), "date_sv": date_sv(as_of),
@@ -82,9 +82,10 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
 
 
 def environment() -> jinja2.Environment:
+    """Templates of reports/; every value a template prints passes through `clean_text`."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True)
+                              trim_blocks=True, lstrip_blocks=True, finalize=clean_text)
 
 
 class DraftWriter:
@@ -92,7 +93,7 @@ class DraftWriter:
 
     The scan's worker processes use it right after deciding a case, so that rendering and
     the many small files are spread over the workers. The rendered text passes through
-    `clean_text` once: nothing shaped like a personal number reaches a draft.
+    template's `finalize` hook: no value shaped like a personal number reaches a draft.
     """
 
     def __init__(self, folder: Path, rules: list[Any], units: dict[str, Unit],
@@ -106,8 +107,8 @@ class DraftWriter:
         contexts = build_contexts(findings, evidence, [summary], self.rules, self.units,
                                   self.cooperation, self.as_of)
         for ctx in contexts:
-            (self.folder / f"{ctx['filename']}.md").write_text(
-                clean_text(self.template.render(**ctx)), encoding="utf-8")
+            (self.folder / f"{ctx['filename']}.md").write_text(self.template.render(**ctx),
+                                                              encoding="utf-8")
         return len(contexts)
 
 

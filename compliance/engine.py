@@ -33,7 +33,7 @@ import orjson
 
 from . import calendar as vardagar
 from .facts import build_case_facts
-from .findings import finalize
+from .findings import finalize, sort_key
 from .rules import Condition, Expr, Rule, parse_expr
 
 SLOTS = 100            # live session slots per worker (fewer was faster and smaller)
@@ -192,12 +192,15 @@ class _Worker:
                 findings[key]["evidence"] = sorted(set(findings[key]["evidence"]) | set(evidence), key=order)
             else:
                 findings[key] = raw
-        final = [finalize(f, self.as_of, self.rules_meta[f["rule"]]) for f in findings.values()]
+        final = sorted((finalize(f, self.as_of, self.rules_meta[f["rule"]]) for f in findings.values()),
+                       key=sort_key)
         summary = _case_summary(cf, self.as_of.toordinal())
         evidence = _evidence_events(cf, {e for f in final for e in f["evidence"]})
         if self.drafts is not None and any(f["status"] == "violation" for f in final):
             self.drafts.write_case(final, evidence, summary)
-        return {"case": case, "findings": final, "summary": summary, "evidence": evidence}
+        # Returned as the lines of the output files: small to send back and to keep.
+        return {"case": case, "findings": _jsonl(final), "evidence": _jsonl(evidence),
+                "summary": _jsonl([summary]), "tally": [(f["rule"], f["status"]) for f in final]}
 
     def _run(self, facts: bytes, triggers: bytes) -> list[tuple[str, dict]]:
         """Assert a case's facts (triggers last), drain the actions, retract (triggers first)."""
@@ -215,6 +218,10 @@ class _Worker:
         finally:
             engine.retract_facts(handle, (b"[" + triggers + b"," + facts + b"]").decode())
         return matches
+
+
+def _jsonl(rows: list[dict[str, Any]]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
 
 
 def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:

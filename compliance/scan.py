@@ -25,7 +25,6 @@ from . import __version__
 from . import calendar as vardagar
 from .engine import run_cases
 from .events import Reject, parse_at, parse_record
-from .findings import sort_key
 from .records import Record
 from .rules import Rule, load_rules, rules_digest
 
@@ -38,15 +37,35 @@ class ScanError(Exception):
 
 @dataclass
 class ScanResult:
+    """What a scan found. Findings, evidence and case summaries are kept as the JSON lines
+    of their output files (per case, in case order): a million events give hundreds of
+    thousands of findings, which as dicts would take several times the memory."""
     as_of: dt.date
-    findings: list[dict[str, Any]] = field(default_factory=list)
     rejects: list[dict[str, Any]] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
-    cases: list[dict[str, Any]] = field(default_factory=list)
-    evidence: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, Any] = field(default_factory=dict)
     inputs: list[dict[str, Any]] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
+    findings_lines: list[bytes] = field(default_factory=list)
+    evidence_lines: list[bytes] = field(default_factory=list)
+    cases_lines: list[bytes] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """The findings as dicts, in the order of findings.jsonl."""
+        return _parse_lines(self.findings_lines)
+
+    @property
+    def evidence(self) -> list[dict[str, Any]]:
+        return _parse_lines(self.evidence_lines)
+
+    @property
+    def cases(self) -> list[dict[str, Any]]:
+        return _parse_lines(self.cases_lines)
+
+
+def _parse_lines(chunks: list[bytes]) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for chunk in chunks for line in chunk.splitlines() if line]
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -203,19 +222,19 @@ def _decide(cases: dict[str, list[str]], rules: list[Rule], as_of: dt.date, work
             drafts: Any = None) -> None:
     engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress,
                        warn_days=warn_days, drafts=drafts)
-    findings = [f for c in engine.cases for f in c["findings"]]
-    findings.sort(key=sort_key)
-    result.findings = findings
+    # The findings of a case come sorted from its worker and findings.jsonl sorts by case
+    # first: the cases in order give the whole file in order.
+    decided = sorted(engine.cases, key=lambda c: c["case"])
+    result.findings_lines = [c["findings"] for c in decided if c["findings"]]
+    result.evidence_lines = [c["evidence"] for c in decided if c["evidence"]]
+    result.cases_lines = [c["summary"] for c in decided]
     result.errors = sorted(engine.errors, key=lambda e: e["case"])
-    result.cases = sorted((c["summary"] for c in engine.cases), key=lambda s: s["case"])
-    result.evidence = [e for c in sorted(engine.cases, key=lambda c: c["case"]) for e in c["evidence"]]
     per_rule: dict[str, int] = {r.id: 0 for r in rules}
     warnings: dict[str, int] = {}
-    for f in findings:
-        if f["status"] == "violation":
-            per_rule[f["rule"]] = per_rule.get(f["rule"], 0) + 1
-        else:
-            warnings[f["rule"]] = warnings.get(f["rule"], 0) + 1
+    for c in decided:
+        for rule, status in c["tally"]:
+            tally = per_rule if status == "violation" else warnings
+            tally[rule] = tally.get(rule, 0) + 1
     result.counts.update({"cases": len(cases), "findings": per_rule, "warnings": warnings,
                           "engine_errors": len(engine.errors),
                           "engine_retried_batches": engine.retried_batches})
@@ -295,6 +314,11 @@ def _check_out(out: Path) -> None:
         raise ScanError(f"{out}: ingen skrivrätt i {parent}")
 
 
+def _lines(path: Path, chunks: list[bytes]) -> None:
+    with path.open("wb") as fh:
+        fh.writelines(chunks)
+
+
 def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with path.open("wb") as fh:
         for row in rows:
@@ -321,10 +345,10 @@ def write_outputs(result: ScanResult, out: Path, tmp: Path, units_path: Path | s
     """Write into the fresh folder `tmp` (the drafts are there already), then swap it in."""
     parent = out.resolve().parent
     try:
-        _jsonl(tmp / "findings.jsonl", result.findings)
+        _lines(tmp / "findings.jsonl", result.findings_lines)
         _jsonl(tmp / "rejects.jsonl", result.rejects)
-        _jsonl(tmp / "evidence.jsonl", result.evidence)
-        _jsonl(tmp / "cases.jsonl", result.cases)
+        _lines(tmp / "evidence.jsonl", result.evidence_lines)
+        _lines(tmp / "cases.jsonl", result.cases_lines)
         if result.errors:
             _jsonl(tmp / "errors.jsonl", result.errors)
         (tmp / "manifest.json").write_bytes(
