@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 
 from .dates_sv import date_sv
-from .privacy import clean_text, safe_name
+from .privacy import redact, safe_name
 from .units import Unit, unit_label
 from .vocabulary import EVENT_NAMES_SV, RECIPIENT_SV
 
@@ -82,10 +82,10 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
 
 
 def environment() -> jinja2.Environment:
-    """Templates of reports/; every value a template prints passes through `clean_text`."""
+    """Templates of reports/; every value a template prints passes through `redact`."""
     return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              trim_blocks=True, lstrip_blocks=True, finalize=clean_text)
+                              trim_blocks=True, lstrip_blocks=True, finalize=redact)
 
 
 class DraftWriter:

@@ -25,6 +25,16 @@ def clean_text(value: Any) -> str:
     return PERSONAL_NUMBER_RE.sub(REDACTED, text)
 
 
+def redact(value: Any) -> Any:
+    """A template value with anything shaped like a personal number blanked (Jinja's
+    `finalize` hook: called for every value a template prints, so kept cheap)."""
+    if value is None:
+        return ""
+    if type(value) is str and len(value) >= 10:
+        return PERSONAL_NUMBER_RE.sub(REDACTED, value)
+    return value
+
+
 def clean(obj: Any) -> Any:
     """:func:`clean_text` applied to every string inside dicts and lists."""
     if isinstance(obj, str):
