@@ -12,6 +12,8 @@ it is the receiving unit itself, the field is left for the sender to fill in.
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +90,10 @@ def environment() -> jinja2.Environment:
                               trim_blocks=True, lstrip_blocks=True, finalize=redact)
 
 
+class DraftWriteError(Exception):
+    """A draft could not be written (disk full, no permission): the scan cannot finish."""
+
+
 class DraftWriter:
     """Renders and writes the Markdown drafts, one case at a time.
 
@@ -101,14 +107,41 @@ class DraftWriter:
         self.folder = Path(folder)
         self.template = environment().get_template("avvikelse.md.j2")
         self.rules, self.units, self.cooperation, self.as_of = rules, units, cooperation, as_of
+        self._pending: queue.Queue | None = None
+        self._failure: str | None = None
+
+    def _writer(self) -> None:
+        """Creates the files on a thread of its own: file creation can be slow, and the
+        engine can go on meanwhile (the thread waits in system calls, not for the GIL)."""
+        assert self._pending is not None
+        while True:
+            path, text = self._pending.get()
+            try:
+                path.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                self._failure = f"{path}: {exc.strerror or exc}"
+            finally:
+                self._pending.task_done()
+
+    def _write(self, path: Path, text: str) -> None:
+        if self._pending is None:   # started in the process that writes (after a fork)
+            self._pending = queue.Queue(maxsize=256)
+            threading.Thread(target=self._writer, daemon=True).start()
+        self._pending.put((path, text))
+
+    def flush(self) -> None:
+        """Wait until every draft handed over so far is on disk; raise if one failed."""
+        if self._pending is not None:
+            self._pending.join()
+        if self._failure is not None:
+            raise DraftWriteError(self._failure)
 
     def write_case(self, findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
                    summary: dict[str, Any]) -> int:
         contexts = build_contexts(findings, evidence, [summary], self.rules, self.units,
                                   self.cooperation, self.as_of)
         for ctx in contexts:
-            (self.folder / f"{ctx['filename']}.md").write_text(self.template.render(**ctx),
-                                                              encoding="utf-8")
+            self._write(self.folder / f"{ctx['filename']}.md", self.template.render(**ctx))
         return len(contexts)
 
 

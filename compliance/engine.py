@@ -282,6 +282,8 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
             out.append(_WORKER.evaluate(case, events))
         except Exception as exc:  # an action or a fact that failed: this case, not the scan
             out.append({"case": case, "error": f"{type(exc).__name__}: {exc}"})
+    if _WORKER.drafts is not None:
+        _WORKER.drafts.flush()   # the batch is done only when its drafts are on disk
     return out
 
 

@@ -276,7 +276,13 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
             (tmp / "deviations").mkdir()
             drafts = DraftWriter(tmp / "deviations", rules, units, cooperation, as_of)
         bar = progress_factory(counts["events"]) if progress_factory else None
-        _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days, drafts)
+        try:
+            _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days, drafts)
+        except Exception as exc:
+            from .deviations import DraftWriteError
+            if isinstance(exc, DraftWriteError):
+                raise ScanError(f"utkasten kan inte skrivas: {exc}") from None
+            raise
         if bar:
             bar.close()
         if out is not None:

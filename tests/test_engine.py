@@ -125,3 +125,22 @@ def test_slots_are_reused_without_leaking_facts_between_cases(scan):
             lines += [ev(f"E{n:03d}-1", "case.opened", "2025-03-01", case=f"E{n:03d}")]
     result = scan(lines)
     assert sorted(f["case"] for f in result.findings) == [f"E{n:03d}" for n in range(230) if n % 2]
+
+
+def test_a_draft_that_cannot_be_written_fails_the_scan_not_the_case(tmp_path):
+    from compliance.deviations import DraftWriter
+    from compliance.scan import ScanError, run_scan
+
+    log = tmp_path / "log.jsonl"
+    log.write_text("\n".join(_invitation_case("K1", "2025-03-11")) + "\n", encoding="utf-8")
+
+    original = DraftWriter._write   # write into a folder that does not exist: an OSError
+    DraftWriter._write = lambda self, path, text: original(self, path.parent / "missing" / path.name, text)
+    try:
+        with pytest.raises(ScanError) as info:
+            run_scan([log], dt.date(2025, 12, 31), out_dir=tmp_path / "out", workers=1)
+    finally:
+        DraftWriter._write = original
+    assert "utkasten kan inte skrivas" in str(info.value)
+    assert not (tmp_path / "out").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
