@@ -83,9 +83,19 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
     return contexts
 
 
+class _Environment(jinja2.Environment):
+    """`item.title` in a template looks up the dict key first: the contexts are dicts, and
+    Jinja's default (attribute first, then key) costs a failed getattr every time."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 def environment() -> jinja2.Environment:
     """Templates of reports/; every value a template prints passes through `redact`."""
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    return _Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True, finalize=redact)
 
