@@ -70,9 +70,19 @@ def _parse_lines(chunks: list[bytes]) -> list[dict[str, Any]]:
 
 # --- reading ------------------------------------------------------------------------------
 
-def _jsonl_records(path: Path, name: str) -> Iterator[Record]:
+def _jsonl_records(path: Path, name: str, start: int = 0, end: int | None = None,
+                   first_line: int = 1) -> Iterator[Record]:
+    """The lines of a .jsonl file (or of the byte range start..end of it) as Records."""
     with path.open("rb") as fh:
-        for n, raw in enumerate(fh, start=1):
+        fh.seek(start)
+        remaining = end - start if end is not None else None
+        n = first_line - 1
+        for raw in fh:
+            n += 1
+            if remaining is not None:
+                if remaining <= 0:
+                    break
+                remaining -= len(raw)
             try:
                 text = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as exc:
@@ -143,8 +153,31 @@ class _Reading:
     inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
-def read_sources(sources: Iterable[tuple[str, Iterable[Record]]]) -> _Reading:
-    """Judge every record of every source: an event, a reject or a blank line.
+# A judged line: (BLANK,), (REJECT, file, line, reason, raw) or
+# (EVENT, file, line, raw, id, case, packed). Judging is the costly part; it can run in
+# reader processes, in pieces of a file. Everything that needs the whole input (duplicate
+# ids, grouping by case) happens in read_sources, in input order.
+BLANK, REJECT, EVENT = 0, 1, 2
+PARALLEL_READ_BYTES = 16 << 20    # a .jsonl file at least this big is judged in pieces
+
+
+def judge(records: Iterable[Record], file_no: int) -> Iterator[tuple]:
+    """Each record as an event (packed for the engine), a reject, or a blank line."""
+    for rec in records:
+        if rec.data is None and rec.error is None and not rec.raw.strip():
+            yield (BLANK,)
+            continue
+        result = parse_record(rec)
+        if isinstance(result, Reject):
+            yield (REJECT, rec.file, rec.line, result.reason, rec.raw)
+            continue
+        # Input order as (file, line): ties within a case keep the order of the input.
+        case, packed = _compact(file_no << 32 | rec.line, result)
+        yield (EVENT, rec.file, rec.line, rec.raw, result.id, case, packed)
+
+
+def read_sources(sources: Iterable[tuple[str, Iterable[tuple]]]) -> _Reading:
+    """Account for every judged line of every source, in input order.
 
     A later event with an id already accepted is rejected, naming where the first one was.
     """
@@ -152,34 +185,30 @@ def read_sources(sources: Iterable[tuple[str, Iterable[Record]]]) -> _Reading:
     counts, cases, rejects = got.counts, got.cases, got.rejects
     names: list[str] = []
     seen: dict[str, int] = {}          # event id -> source number << 32 | line
-    order = 0
     gc.freeze()    # what exists now is never garbage: keep the collector off it
     try:
-        for name, records in sources:
+        for name, items in sources:
             names.append(name)
             file_no = len(names) - 1
             lines = 0
-            for rec in records:
+            for item in items:
                 lines += 1
-                if rec.data is None and rec.error is None and not rec.raw.strip():
+                kind = item[0]
+                if kind == BLANK:
                     counts["blank"] += 1
-                    continue
-                result = parse_record(rec)
-                if isinstance(result, Reject):
-                    rejects.append(result.as_dict())
-                    continue
-                first = seen.get(result.id)
-                if first is not None:
-                    rejects.append(Reject(rec.file, rec.line,
-                                          f"fält 'id': händelse-id {result.id!r} finns redan "
-                                          f"({names[first >> 32]}, rad {first & 0xFFFFFFFF})",
-                                          rec.raw).as_dict())
-                    continue
-                seen[result.id] = file_no << 32 | rec.line
-                order += 1
-                case, packed = _compact(order, result)
-                cases.setdefault(case, []).append(packed)
-                counts["events"] += 1
+                elif kind == REJECT:
+                    rejects.append({"file": item[1], "line": item[2], "reason": item[3], "raw": item[4]})
+                else:
+                    _, file, line, raw, eid, case, packed = item
+                    first = seen.get(eid)
+                    if first is not None:
+                        rejects.append({"file": file, "line": line, "raw": raw, "reason":
+                                        f"fält 'id': händelse-id {eid!r} finns redan "
+                                        f"({names[first >> 32]}, rad {first & 0xFFFFFFFF})"})
+                        continue
+                    seen[eid] = file_no << 32 | line
+                    cases.setdefault(case, []).append(packed)
+                    counts["events"] += 1
             counts["lines"] += lines
             got.inputs.append({"path": name, "lines": lines})
     finally:
@@ -188,15 +217,75 @@ def read_sources(sources: Iterable[tuple[str, Iterable[Record]]]) -> _Reading:
     return got
 
 
-def read_events(paths: list[Path], mapping: str | None = None) -> _Reading:
-    """Read every line of every input file (any supported format)."""
-    def sources():
-        for path in paths:
-            yield str(path), _readable(path, records_of(path, mapping))
-    got = read_sources(sources())
+def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1) -> _Reading:
+    """Read every line of every input file (any supported format).
+
+    Large .jsonl files are judged in pieces by `workers` reader processes.
+    """
+    pool = None
+    try:
+        def sources():
+            nonlocal pool
+            for file_no, path in enumerate(paths):
+                name = str(path)
+                big = (workers > 1 and path.suffix.lower() in JSONL_SUFFIXES
+                       and path.stat().st_size >= PARALLEL_READ_BYTES)
+                if big:
+                    if pool is None:
+                        import multiprocessing as mp
+                        from concurrent.futures import ProcessPoolExecutor
+                        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
+                    yield name, _judged_in_pieces(pool, path, file_no, workers)
+                else:
+                    yield name, judge(_readable(path, records_of(path, mapping)), file_no)
+        got = read_sources(sources())
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     for item, path in zip(got.inputs, paths):
         item["sha256"] = _sha256(path)
     return got
+
+
+def _judged_in_pieces(pool: Any, path: Path, file_no: int, parts: int) -> Iterator[tuple]:
+    """The judged lines of a large .jsonl file, judged in pieces in parallel, in order."""
+    try:
+        pieces = _pieces(path, parts * 4)
+    except OSError as exc:
+        raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+    futures = [pool.submit(_judge_piece, str(path), file_no, start, end, first_line)
+               for start, end, first_line in pieces]
+    for fut in futures:
+        try:
+            yield from fut.result()
+        except OSError as exc:
+            raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+
+
+def _pieces(path: Path, n: int) -> list[tuple[int, int, int]]:
+    """About n byte ranges of a file, each starting at a line: (start, end, first line)."""
+    size = path.stat().st_size
+    bounds = [0]
+    with path.open("rb") as fh:
+        for k in range(1, n):
+            fh.seek(max(bounds[-1], size * k // n))
+            fh.readline()                       # to the start of the next line
+            if fh.tell() >= size:
+                break
+            if fh.tell() > bounds[-1]:
+                bounds.append(fh.tell())
+        bounds.append(size)
+        pieces, line = [], 1
+        for start, end in zip(bounds, bounds[1:]):
+            pieces.append((start, end, line))
+            fh.seek(start)
+            line += fh.read(end - start).count(b"\n")
+    return pieces
+
+
+def _judge_piece(name: str, file_no: int, start: int, end: int, first_line: int) -> list[tuple]:
+    """In a reader process: judge the lines of one byte range of a .jsonl file."""
+    return list(judge(_jsonl_records(Path(name), name, start, end, first_line), file_no))
 
 
 def _readable(path: Path, records: Iterator[Record]) -> Iterator[Record]:
@@ -245,7 +334,7 @@ def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | Non
     """Scan JSONL text lines held in memory (for tests and embedding)."""
     rules = load_rules(rules_dir)
     records = (Record(file, n, line.rstrip("\r\n")) for n, line in enumerate(lines, start=1))
-    got = read_sources([(file, records)])
+    got = read_sources([(file, judge(records, 0))])
     result = ScanResult(as_of=as_of, rules=rules, rejects=got.rejects, counts=got.counts)
     _decide(got.cases, rules, as_of, workers, None, result, warn_days)
     return result
@@ -265,11 +354,11 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     out = Path(out_dir) if out_dir is not None else None
     tmp = _fresh_folder(out) if out is not None else None
     try:
-        got = read_events(files, mapping)
+        workers = workers or min(2, os.cpu_count() or 1)
+        got = read_events(files, mapping, workers)
         cases, counts = got.cases, got.counts
         result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
                             rules=rules)
-        workers = workers or min(2, os.cpu_count() or 1)
         drafts = None
         if tmp is not None:
             from .deviations import DraftWriter
