@@ -14,9 +14,6 @@ from pathlib import Path
 import click
 import orjson
 
-from typing import Iterable, Iterator
-
-from ..events import Reject, parse_record
 from ..records import Record
 from . import SUPPORTED_SUFFIXES, iter_source_records, load_mapping
 from .ids import IdAssigner
@@ -50,55 +47,19 @@ def read_key(key_file: Path | None) -> bytes | None:
     return key
 
 
-CHUNK_ROWS = 5000
+def _validator():
+    """parse_record from the event model, or a minimal stand-in if it is missing."""
+    try:
+        from ..events import Reject, parse_record
+    except ImportError:  # pragma: no cover - the event model is part of the project
+        def check(rec: Record) -> str | None:
+            return rec.error
+        return check
 
-
-def _validate_chunk(records: list[Record]) -> tuple[bytes, bytes]:
-    """Validate a chunk of rows against the event model: (event lines, reject lines).
-
-    Runs in a second process while the first reads and converts the next rows.
-    """
-    events, rejects = [], []
-    for rec in records:
-        reason = rec.error
-        if reason is None:
-            got = parse_record(rec)
-            reason = got.reason if isinstance(got, Reject) else None
-        if reason is None:
-            events.append(orjson.dumps(rec.data))
-        else:
-            rejects.append(orjson.dumps({"file": rec.file, "line": rec.line, "reason": reason,
-                                         "raw": rec.raw}))
-    return (b"".join(e + b"\n" for e in events), b"".join(r + b"\n" for r in rejects))
-
-
-class _Validation:
-    """Chunks of rows validated in one forked process, in order, a few chunks ahead."""
-
-    def __init__(self, ahead: int = 4):
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-        self.pool = ProcessPoolExecutor(1, mp_context=mp.get_context("fork"))
-        self.ahead = ahead
-
-    def map(self, records: Iterable[Record]) -> Iterator[tuple[bytes, bytes]]:
-        from collections import deque
-        pending: deque = deque()
-        chunk: list[Record] = []
-        for rec in records:
-            chunk.append(rec)
-            if len(chunk) >= CHUNK_ROWS:
-                pending.append(self.pool.submit(_validate_chunk, chunk))
-                chunk = []
-                while len(pending) > self.ahead:
-                    yield pending.popleft().result()
-        if chunk:
-            pending.append(self.pool.submit(_validate_chunk, chunk))
-        while pending:
-            yield pending.popleft().result()
-
-    def close(self) -> None:
-        self.pool.shutdown(cancel_futures=True)
+    def check(rec: Record) -> str | None:
+        got = parse_record(rec)
+        return got.reason if isinstance(got, Reject) else None
+    return check
 
 
 def _tmp(path: Path) -> Path:
@@ -121,25 +82,30 @@ def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, o
     loaded = None
     if any(s.suffix.lower() in (".csv", ".xlsx") for s in srcs):
         loaded = load_mapping(mapping)
+    check = _validator()
     rejects_path = out.with_name(out.name[:-6] + ".rejects.jsonl" if out.name.endswith(".jsonl")
                                  else out.name + ".rejects.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out, tmp_rej = _tmp(out), _tmp(rejects_path)
     ids = IdAssigner()
     totals = {"rows": 0, "events": 0, "rejects": 0, "personnummer": 0}
-    pool = _Validation()
+    dumps = orjson.dumps
     try:
         with open(tmp_out, "wb", buffering=1 << 20) as fo, open(tmp_rej, "wb", buffering=1 << 16) as fr:
             for src in srcs:
                 stats: dict = {"personnummer": 0}
                 rows = events = rejects = 0
-                for events_out, rejects_out in pool.map(iter_source_records(src, loaded, key, ids=ids,
-                                                                            stats=stats)):
-                    fo.write(events_out)
-                    fr.write(rejects_out)
-                    events += events_out.count(b"\n")
-                    rejects += rejects_out.count(b"\n")
-                rows = events + rejects
+                for rec in iter_source_records(src, loaded, key, ids=ids, stats=stats):
+                    rows += 1
+                    reason = rec.error if rec.error is not None else check(rec)
+                    if reason is None:
+                        fo.write(dumps(rec.data))
+                        fo.write(b"\n")
+                        events += 1
+                    else:
+                        fr.write(dumps({"file": rec.file, "line": rec.line, "reason": reason, "raw": rec.raw}))
+                        fr.write(b"\n")
+                        rejects += 1
                 note = "" if events or not rows else " (inga giltiga rader)"
                 echo(f"{src}: {rows} rader, {events} händelser, {rejects} avvisade{note}")
                 totals["rows"] += rows
@@ -149,7 +115,6 @@ def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, o
         os.replace(tmp_out, out)
         os.replace(tmp_rej, rejects_path)
     finally:
-        pool.close()
         for t in (tmp_out, tmp_rej):
             if t.exists():
                 t.unlink()
@@ -198,12 +163,12 @@ def export_cmd(log: Path, fmt: str, out: Path) -> None:
 
     if not log.is_file():
         _fail(f"{log}: filen finns inte")
+    check = _validator()
     rejects_path = out.with_name(out.name + ".rejects.jsonl")
     rejected: list[bytes] = []
 
     def validate(lineno: int, line: bytes, data: dict) -> str | None:
-        got = parse_record(Record(str(log), lineno, line.decode("utf-8", "replace").rstrip("\n"), data, None))
-        return got.reason if isinstance(got, Reject) else None
+        return check(Record(str(log), lineno, line.decode("utf-8", "replace").rstrip("\n"), data, None))
 
     def on_reject(lineno: int, reason: str, raw: str) -> None:
         rejected.append(orjson.dumps({"file": str(log), "line": lineno, "reason": reason, "raw": raw}))
