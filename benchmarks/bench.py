@@ -362,7 +362,7 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
         lines.append("")
     if imp:
         lines += [
-            f"## Import (`compliance import FILE --mapping standard-sv --out LOG`)",
+            "## Import (`compliance import FILE --mapping standard-sv --out LOG`)",
             "",
             "| rows | CSV MB | generate s | wall s | rows/s | peak RSS single MB |"
             " peak RSS tree MB | note |",

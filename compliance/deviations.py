@@ -158,7 +158,6 @@ class DraftWriter:
 def build_deviation_contexts(scan_dir: Path, units: dict[str, Unit], cooperation: dict[str, str]):
     """The same contexts, read back from a scan folder (for the Word reports)."""
     import orjson
-    from .rules import Rule
     scan_dir = Path(scan_dir)
     read = lambda name: [orjson.loads(l) for l in (scan_dir / name).read_bytes().splitlines() if l.strip()] \
         if (scan_dir / name).exists() else []  # noqa: E731

@@ -13,7 +13,6 @@ import gc
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path

@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from compliance.engine import FAULT_ENV, compile_rules, run_cases
-from compliance.rules import RuleError, load_rule, load_rules
+from compliance.engine import FAULT_ENV, compile_rules
+from compliance.rules import RuleError, load_rules
 from compliance.scan import scan_lines
 
 from helpers import ROOT, ev, violations

@@ -23,7 +23,7 @@ from compliance.importers import (SUPPORTED_SUFFIXES, MappingError, SourceError,
 from compliance.importers.cli import export_cmd, import_cmd
 from compliance.importers.ids import IdAssigner
 from compliance.importers.personnummer import (REDACTED, luhn_check_digit, luhn_ok,
-                                               parse_personnummer, pseudonym, redact)
+                                               parse_personnummer, redact)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPORTS = ROOT / "fixtures" / "exports"

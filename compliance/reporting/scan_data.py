@@ -8,10 +8,8 @@ ever carries one even if an export put one where a pseudonym belongs.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ..dates_sv import to_date
 from ..vocabulary import EVENT_NAMES_SV as EVENT_TYPES_SV, STATUS_SV  # noqa: F401 (re-exported)
