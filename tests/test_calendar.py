@@ -35,19 +35,9 @@ ONE = timedelta(days=1)
 # --------------------------------------------------------------------------- reference
 
 
-def easter_sunday(year: int) -> date:
-    """Anonymous Gregorian algorithm (Meeus/Jones/Butcher)."""
-    a = year % 19
-    b, c = divmod(year, 100)
-    d, e = divmod(b, 4)
-    f = (b + 8) // 25
-    g = (b - f + 1) // 3
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    l = (32 + 2 * e + 2 * i - h - k) % 7  # noqa: E741
-    m = (a + 11 * h + 22 * l) // 451
-    month, day = divmod(h + l - 7 * m + 114, 31)
-    return date(year, month, day + 1)
+# The Easter computus is the reference evaluator's (tests/reference.py): one copy of the
+# algorithm, checked against published dates below.
+from reference import easter_sunday  # noqa: E402
 
 
 def first_weekday_from(start: date, weekday: int) -> date:
