@@ -553,3 +553,42 @@ def test_benchmark_one_million_rows(tmp_path):
     print(f"1M rows: {took:.1f} s, peak RSS {rss:.0f} MB")
     assert res.exit_code == 0 and "1000000 händelser" in res.output
     assert took < 30 and rss < 500
+
+
+def test_parallel_csv_import_writes_exactly_what_the_sequential_one_writes(tmp_path, monkeypatch):
+    """A large CSV is converted on two processes; the outputs and the summary must be
+    byte for byte those of one process: identical rows get .2, .3 in row order across
+    chunks, rejects keep their row numbers, quoted line breaks and empty rows count."""
+    from compliance.importers import parallel
+    from compliance.importers.cli import run_import
+
+    good = test_pnr("122")
+    base = [
+        row(),                                                   # the same row ...
+        row(event="Kallelse skickad", to="bup", channel="Brev", comment="rad 1\nrad 2; \"citat\""),
+        row(event="Fika"),                                       # reject: unknown event
+        row(),                                                   # ... again: id suffix .2
+        [""] * 13,                                               # empty row: a reject
+        row(event="Ärende öppnat", meeting="", kind="", planned="", pnr=good),
+        row(event="SIP initierad", meeting="", kind="", planned="", pnr=good[:-1] + str((int(good[-1]) + 3) % 10)),
+        row(case="K2", event="Möte genomfört", attendees="soc, bup", time="09:30"),
+    ]
+    rows = [list(r) for _ in range(40) for r in base] + [[""] * 13, [""] * 13]  # trailing empties
+    src = write_csv(tmp_path / "big.csv", rows, encoding="cp1252")
+    outputs = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+        monkeypatch.setattr(parallel, "CHUNK_ROWS", 7)           # many chunks, in flight at once
+        out = tmp_path / f"w{workers}" / "log.jsonl"
+        said: list[str] = []
+        totals = run_import((src,), None, None, out, echo=said.append, workers=workers)
+        said = [s.replace(f"w{workers}", "wN") for s in said]
+        outputs[workers] = (out.read_bytes(), (out.parent / "log.rejects.jsonl").read_bytes(),
+                            said, {k: v for k, v in totals.items() if k != "rejects_path"})
+    assert outputs[1] == outputs[2]
+    events = [json.loads(x) for x in outputs[2][0].splitlines()]
+    ids = [e["id"] for e in events]
+    assert len(ids) == len(set(ids))
+    assert sum(i.endswith(".80") for i in ids) == 1       # the 80th copy of the first row
+    assert outputs[2][3] == {"rows": 320, "events": 200, "rejects": 120, "personnummer": 80}
+    assert good not in outputs[2][0].decode() + outputs[2][1].decode("utf-8")

@@ -75,9 +75,20 @@ def _check_sources(srcs: tuple[Path, ...]) -> None:
             raise SourceError(f"{s}: filen finns inte" if not s.exists() else f"{s}: är ingen fil")
 
 
+def _parallel(src: Path, workers: int) -> bool:
+    """Whether a file is imported on several processes (a large CSV file)."""
+    from .parallel import PARALLEL_BYTES
+    return workers > 1 and src.suffix.lower() == ".csv" and src.stat().st_size >= PARALLEL_BYTES
+
+
 def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, out: Path,
-               echo=lambda s: click.echo(s, err=True)) -> dict:
-    """Import `srcs` into `out` (canonical JSONL) and `<out>.rejects.jsonl`; the counts."""
+               echo=lambda s: click.echo(s, err=True), workers: int | None = None) -> dict:
+    """Import `srcs` into `out` (canonical JSONL) and `<out>.rejects.jsonl`; the counts.
+
+    A large CSV file is converted on `workers` processes (default: up to 2 CPUs); the
+    output is the same as on one.
+    """
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     _check_sources(srcs)
     loaded = None
     if any(s.suffix.lower() in (".csv", ".xlsx") for s in srcs):
@@ -95,7 +106,14 @@ def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, o
             for src in srcs:
                 stats: dict = {"personnummer": 0}
                 rows = events = rejects = 0
-                for rec in iter_source_records(src, loaded, key, ids=ids, stats=stats):
+                if _parallel(src, workers):
+                    from .parallel import import_csv
+                    rows, events, rejects = import_csv(src, loaded, key, ids, stats, check, fo, fr,
+                                                       workers)
+                    records = ()
+                else:
+                    records = iter_source_records(src, loaded, key, ids=ids, stats=stats)
+                for rec in records:
                     rows += 1
                     reason = rec.error if rec.error is not None else check(rec)
                     if reason is None:

@@ -14,7 +14,7 @@ import codecs
 import csv
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from ..records import Record
 from .ids import IdAssigner
@@ -63,49 +63,74 @@ def choose_delimiter(first_line: str, mapping: Mapping) -> str:
     return best
 
 
-def iter_csv_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
-                     ids: IdAssigner | None = None, stats: dict | None = None,
-                     name: str | None = None) -> Iterator[Record]:
-    file = name if name is not None else str(path)
-    try:
-        encoding = detect_encoding(path)
-        f = open(path, encoding=encoding, errors="replace" if encoding == "cp1252" else "strict",
-                 newline="")
-    except OSError as exc:
-        raise SourceError(f"{file}: kan inte läsas ({exc.strerror or exc})") from None
-    with f:
+class CsvTable:
+    """An open CSV export: its encoding, delimiter, header row, and the rows below it."""
+
+    def __init__(self, path: Path, mapping: Mapping, name: str | None = None):
+        self.file = name if name is not None else str(path)
+        self.mapping = mapping
         try:
-            first = f.readline()
+            self.encoding = detect_encoding(path)
+            self._f = open(path, encoding=self.encoding, newline="",
+                           errors="replace" if self.encoding == "cp1252" else "strict")
+        except OSError as exc:
+            raise SourceError(f"{self.file}: kan inte läsas ({exc.strerror or exc})") from None
+        try:
+            first = self._f.readline()
         except UnicodeError as exc:
-            raise SourceError(f"{file}: kan inte avkodas ({exc})") from None
+            self._f.close()
+            raise SourceError(f"{self.file}: kan inte avkodas ({exc})") from None
         if not first.strip():
-            raise SourceError(f"{file}: filen är tom eller saknar rubrikrad")
-        delim = choose_delimiter(first, mapping)
-        f.seek(0)
-        reader = csv.reader(f, delimiter=delim)
+            self._f.close()
+            raise SourceError(f"{self.file}: filen är tom eller saknar rubrikrad")
+        self.delimiter = choose_delimiter(first, mapping)
+        self._f.seek(0)
+        self._reader = csv.reader(self._f, delimiter=self.delimiter)
         try:
-            header = next(reader)
+            self.header = next(self._reader)
         except (csv.Error, UnicodeError) as exc:
-            raise SourceError(f"{file}: rubrikraden kan inte läsas ({exc})") from None
-        conv = RowConverter(mapping, header, file, key=key, ids=ids, stats=stats, raw_sep=delim)
+            self._f.close()
+            raise SourceError(f"{self.file}: rubrikraden kan inte läsas ({exc})") from None
+
+    def converter(self, key: bytes | None = None, ids: Any = None,
+                  stats: dict | None = None) -> RowConverter:
         if stats is not None:
-            stats["encoding"] = encoding
-            stats["delimiter"] = delim
-        convert = conv.convert
+            stats["encoding"] = self.encoding
+            stats["delimiter"] = self.delimiter
+        return RowConverter(self.mapping, self.header, self.file, key=key, ids=ids, stats=stats,
+                            raw_sep=self.delimiter)
+
+    def rows(self) -> Iterator[tuple[int, list[str] | None]]:
+        """(row number, cells) for each row below the header; cells None for an empty row
+        (a reject), except the empty rows at the very end, which are dropped."""
         row = 1
         pending_empty = 0  # empty rows are rejects, except trailing ones at the end
         try:
-            for cells in reader:
-                row += 1
-                if not cells or (not cells[0] and not "".join(cells).strip()):
-                    pending_empty += 1
-                    continue
-                if pending_empty:
-                    for k in range(pending_empty, 0, -1):
-                        yield Record(file, row - k, "", None, "tom rad")
-                    pending_empty = 0
-                yield convert(cells, row)
+            with self._f:
+                for cells in self._reader:
+                    row += 1
+                    if not cells or (not cells[0] and not "".join(cells).strip()):
+                        pending_empty += 1
+                        continue
+                    if pending_empty:
+                        for k in range(pending_empty, 0, -1):
+                            yield row - k, None
+                        pending_empty = 0
+                    yield row, cells
         except csv.Error as exc:
-            raise SourceError(f"{file}: rad {row + 1}: CSV kan inte läsas ({exc})") from None
+            raise SourceError(f"{self.file}: rad {row + 1}: CSV kan inte läsas ({exc})") from None
         except UnicodeError as exc:
-            raise SourceError(f"{file}: rad {row + 1}: kan inte avkodas ({exc})") from None
+            raise SourceError(f"{self.file}: rad {row + 1}: kan inte avkodas ({exc})") from None
+
+
+EMPTY_ROW = "tom rad"
+
+
+def iter_csv_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
+                     ids: IdAssigner | None = None, stats: dict | None = None,
+                     name: str | None = None) -> Iterator[Record]:
+    table = CsvTable(path, mapping, name)
+    convert = table.converter(key, ids, stats).convert
+    file = table.file
+    for row, cells in table.rows():
+        yield Record(file, row, "", None, EMPTY_ROW) if cells is None else convert(cells, row)

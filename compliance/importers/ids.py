@@ -40,6 +40,12 @@ def identity_string(data: dict[str, Any], skip: Iterable[str] = NOT_IDENTITY) ->
     return "\x1f".join(parts)
 
 
+def base_id(case: str, identity: str) -> tuple[int, str]:
+    """(digest as a number, the id before any duplicate suffix) of one event."""
+    digest = hashlib.blake2b(identity.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big"), f"{case}-{digest.hex()}"
+
+
 class IdAssigner:
     """Hands out stable ids; share one instance across the files of one import."""
 
@@ -50,15 +56,31 @@ class IdAssigner:
         self._dups: dict[int, int] = {}
 
     def assign(self, case: str, identity: str) -> str:
-        digest = hashlib.blake2b(identity.encode("utf-8"), digest_size=8).digest()
-        n = int.from_bytes(digest, "big")
-        hexd = digest.hex()
-        if n not in self._seen:
-            self._seen.add(n)
-            return f"{case}-{hexd}"
-        count = self._dups.get(n, 1) + 1
-        self._dups[n] = count
-        return f"{case}-{hexd}.{count}"
+        return self.claim(*base_id(case, identity))
+
+    def claim(self, digest: int, base: str) -> str:
+        """The id of the next event with this identity, in the order of the rows."""
+        if digest not in self._seen:
+            self._seen.add(digest)
+            return base
+        count = self._dups.get(digest, 1) + 1
+        self._dups[digest] = count
+        return f"{base}.{count}"
 
     def assign_data(self, data: dict[str, Any]) -> str:
         return self.assign(str(data.get("case", "")), identity_string(data))
+
+
+class DeferredIds:
+    """Stands in for IdAssigner where rows are converted out of order (the parallel CSV
+    import): hands out the base id and remembers its digest, so that the process that
+    sees the rows in order can `claim` the final id."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last: tuple[int, str] | None = None
+
+    def assign(self, case: str, identity: str) -> str:
+        self.last = base_id(case, identity)
+        return self.last[1]
