@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 
 MONTHS_SV = (
     "januari", "februari", "mars", "april", "maj", "juni",
@@ -25,6 +26,17 @@ def to_date(value: date | str | None) -> date | None:
 
 def date_sv(value: date | str | None, weekday: bool = False) -> str:
     """'2025-03-03' -> '3 mars 2025' (with weekday: 'måndag 3 mars 2025'); '' when unknown."""
+    if type(value) is str and not weekday:
+        return _date_sv_text(value)     # the common case, for every date of every draft
+    return _date_sv(value, weekday)
+
+
+@lru_cache(maxsize=16384)
+def _date_sv_text(value: str) -> str:
+    return _date_sv(value, False)
+
+
+def _date_sv(value: date | str | None, weekday: bool) -> str:
     d = to_date(value)
     if d is None:
         return ""

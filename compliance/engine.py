@@ -196,11 +196,13 @@ class _Worker:
                        key=sort_key)
         summary = _case_summary(cf, self.as_of.toordinal())
         evidence = _evidence_events(cf, {e for f in final for e in f["evidence"]})
+        drafts = []
         if self.drafts is not None and any(f["status"] == "violation" for f in final):
-            self.drafts.write_case(final, evidence, summary)
+            drafts = self.drafts.render_case(final, evidence, summary)
         # Returned as the lines of the output files: small to send back and to keep.
         return {"case": case, "findings": _jsonl(final), "evidence": _jsonl(evidence),
-                "summary": _jsonl([summary]), "tally": [(f["rule"], f["status"]) for f in final]}
+                "summary": _jsonl([summary]), "tally": [(f["rule"], f["status"]) for f in final],
+                "drafts": drafts}
 
     def _run(self, facts: bytes, triggers: bytes) -> list[tuple[str, dict]]:
         """Assert a case's facts (triggers last), drain the actions, retract (triggers first)."""
@@ -282,8 +284,6 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
             out.append(_WORKER.evaluate(case, events))
         except Exception as exc:  # an action or a fact that failed: this case, not the scan
             out.append({"case": case, "error": f"{type(exc).__name__}: {exc}"})
-    if _WORKER.drafts is not None:
-        _WORKER.drafts.flush()   # the batch is done only when its drafts are on disk
     return out
 
 
@@ -315,8 +315,11 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
         for r in results:
             if "error" in r:
                 errors.append({"case": r["case"], "reason": r["error"]})
-            else:
-                decided.append(r)
+                continue
+            rendered = r.pop("drafts", [])
+            if drafts is not None:
+                drafts.write(rendered)     # here, in one process: see DraftWriter
+            decided.append(r)
         if progress is not None:
             progress(sum(len(p) for _, p in batch))
 
@@ -358,13 +361,17 @@ def _run_pool(batches: list[list], workers: int, init_args: tuple,
                              mp_context=mp.get_context("fork"),
                              initializer=_init_worker, initargs=init_args) as pool:
         futures = {pool.submit(_run_batch, b): b for b in batches}
-        for fut in as_completed(futures):
-            try:
-                results = fut.result()
-            except (BrokenProcessPool, OSError, EOFError):
-                failed.append(futures[fut])
-                continue
-            collect(results, futures[fut])
+        try:
+            for fut in as_completed(futures):
+                try:
+                    results = fut.result()
+                except (BrokenProcessPool, OSError, EOFError):
+                    failed.append(futures[fut])
+                    continue
+                collect(results, futures[fut])
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)   # the scan stops: no more batches
+            raise
     return failed
 
 

@@ -25,13 +25,25 @@ def clean_text(value: Any) -> str:
     return PERSONAL_NUMBER_RE.sub(REDACTED, text)
 
 
+_REDACTED_CACHE: dict[str, str] = {}
+
+
 def redact(value: Any) -> Any:
     """A template value with anything shaped like a personal number blanked (Jinja's
-    `finalize` hook: called for every value a template prints, so kept cheap)."""
+    `finalize` hook: called for every value a template prints, so kept cheap).
+
+    The same texts recur in draft after draft (rule titles, quotes, unit names), and the
+    regular expression costs microseconds per text: results are remembered.
+    """
     if value is None:
         return ""
     if type(value) is str and len(value) >= 10:
-        return PERSONAL_NUMBER_RE.sub(REDACTED, value)
+        done = _REDACTED_CACHE.get(value)
+        if done is None:
+            if len(_REDACTED_CACHE) >= 100_000:
+                _REDACTED_CACHE.clear()
+            done = _REDACTED_CACHE[value] = PERSONAL_NUMBER_RE.sub(REDACTED, value)
+        return done
     return value
 
 
