@@ -15,11 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .contexts import deviation_contexts
-from .overview import write_overview
 from .scan_data import NotAScanFolder, load_register, load_scan, resolve_units_path
-from .tables import write_unit_lists, write_upcoming
-from .word import write_deviation_docx
 
 __all__ = ["build_reports", "NotAScanFolder"]
 
@@ -32,6 +28,13 @@ def build_reports(scan_dir: Path, out_dir: Path | None = None,
     file still exists); units the register does not know are shown by their ids.
     Raises :class:`NotAScanFolder` when ``scan_dir`` is not a scan's output folder.
     """
+    # Imported here: matplotlib, openpyxl and docxtpl take a second to load, which every
+    # other command (a nightly scan without --report) need not pay.
+    from .contexts import deviation_contexts
+    from .overview import write_overview
+    from .tables import write_unit_lists, write_upcoming
+    from .word import write_deviation_docx
+
     scan = load_scan(Path(scan_dir))
     out = Path(out_dir) if out_dir is not None else Path(scan_dir)
     out.mkdir(parents=True, exist_ok=True)
