@@ -352,9 +352,11 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     files = expand_paths(paths, suffixes)
     out = Path(out_dir) if out_dir is not None else None
     tmp = _fresh_folder(out) if out is not None else None
+    clock = _PhaseClock()
     try:
         workers = workers or min(2, os.cpu_count() or 1)
         got = read_events(files, mapping, workers)
+        clock("reading")
         cases, counts = got.cases, got.counts
         result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
                             rules=rules)
@@ -373,13 +375,33 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
             raise
         if bar:
             bar.close()
+        clock("rules engine and drafts")
         if out is not None:
             write_outputs(result, out, tmp, units_path, report=report)
+            clock("writing outputs")
     except BaseException:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         raise
     return result
+
+
+class _PhaseClock:
+    """With COMPLIANCE_TIMING=1, the wall time of each phase of a scan on stderr (for the
+    benchmark: where the time goes)."""
+
+    def __init__(self) -> None:
+        import time
+        self._now = time.perf_counter
+        self.on = os.environ.get("COMPLIANCE_TIMING") == "1"
+        self.last = self._now()
+
+    def __call__(self, phase: str) -> None:
+        if self.on:
+            import sys
+            now = self._now()
+            print(f"tid: {phase}: {now - self.last:.1f} s", file=sys.stderr)
+            self.last = now
 
 
 # --- writing ------------------------------------------------------------------------------
