@@ -33,7 +33,7 @@ import orjson
 
 from . import calendar as vardagar
 from .facts import build_case_facts
-from .findings import finalize, sort_key
+from .findings import day_texts, finalize, sort_key
 from .rules import Condition, Expr, Rule, parse_expr
 
 SLOTS = 100            # live session slots per worker (fewer was faster and smaller)
@@ -228,7 +228,7 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:
     """What the reports need of a case for statistics (cases.jsonl)."""
-    iso = lambda o: dt.date.fromordinal(o).isoformat() if o else None  # noqa: E731
+    iso = lambda o: day_texts(o)[1] if o else None  # noqa: E731
     gender, opened, initiator = "unknown", None, None
     requests = []
     sip_initiator = next((e[5] for e in cf.events if e[2] == "sip.initiated" and e[5]), None)
@@ -255,12 +255,13 @@ def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:
 
 def _evidence_events(cf: Any, ids: set[str]) -> list[dict[str, Any]]:
     out = []
-    for _, eid, etype, day, secs, unit, f in sorted(cf.events, key=lambda e: (e[3], e[4], e[1])):
-        if eid not in ids:
-            continue
+    if not ids:
+        return out
+    for _, eid, etype, day, secs, unit, f in sorted((e for e in cf.events if e[1] in ids),
+                                                    key=lambda e: (e[3], e[4], e[1])):
         out.append({
             "id": eid, "case": cf.case, "type": etype,
-            "date": dt.date.fromordinal(day).isoformat(),
+            "date": day_texts(day)[1],
             "time": None if secs < 0 else f"{secs // 3600:02d}:{secs % 3600 // 60:02d}",
             "unit": unit, "meeting": f.get("meeting"), "to": f.get("to"), "kind": f.get("kind"),
         })
@@ -272,6 +273,10 @@ _WORKER: _Worker | None = None
 
 def _init_worker(*args: Any) -> None:
     global _WORKER
+    import gc
+    # A case makes thousands of short-lived objects and no reference cycles worth
+    # chasing: collecting less often saved about 7 % of a worker's time.
+    gc.set_threshold(50_000, 20, 100)
     _WORKER = _Worker(*args)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from . import calendar as vardagar
@@ -125,7 +126,7 @@ def _in_force(consents: list[tuple[int, bool, str]], day: int) -> tuple[bool, st
 def _clocks(events: list[CompactEvent], params: dict[str, Any]) -> list[Clock]:
     """One clock per SIP process (obligations.md, meeting-within-30-days)."""
     within = int(params.get("within_days", 30))
-    roll = vardagar.roll_forward if params.get("deadline_roll", "forward") == "forward" else vardagar.roll_back
+    roll = params.get("deadline_roll", "forward")
     consents = [(e[3], e[2] == "consent.given", e[1]) for e in events
                 if e[2] in ("consent.given", "consent.withdrawn")]
     starts = [e for e in events if e[2] == "sip.initiated"]
@@ -146,7 +147,7 @@ def _clocks(events: list[CompactEvent], params: dict[str, Any]) -> list[Clock]:
                         break
         if start is None:
             continue   # no consent ever in force: the consent rules cover that case
-        deadline = roll(dt.date.fromordinal(start) + dt.timedelta(days=within)).toordinal()
+        deadline = _deadline(start, within, roll)
         clocks.append(Clock(event, eid if event != eid else None, start, deadline, unit))
     return clocks
 
@@ -155,8 +156,20 @@ def _send_by(planned: int, params: dict[str, Any]) -> int:
     """The last business day to send an invitation: roll_back(date - notice_days)."""
     if not planned:
         return 0
-    day = dt.date.fromordinal(planned) - dt.timedelta(days=int(params.get("notice_days", 21)))
-    return (vardagar.roll_back(day) if params.get("send_roll", "back") == "back" else day).toordinal()
+    return _days_before(planned, int(params.get("notice_days", 21)), params.get("send_roll", "back"))
+
+
+@lru_cache(maxsize=65536)
+def _days_before(planned: int, days: int, roll: str) -> int:
+    # Cached: the same meeting dates recur across thousands of cases.
+    day = dt.date.fromordinal(planned) - dt.timedelta(days=days)
+    return (vardagar.roll_back(day) if roll == "back" else day).toordinal()
+
+
+@lru_cache(maxsize=65536)
+def _deadline(start: int, within: int, roll: str) -> int:
+    day = dt.date.fromordinal(start) + dt.timedelta(days=within)
+    return (vardagar.roll_forward(day) if roll == "forward" else vardagar.roll_back(day)).toordinal()
 
 
 def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,

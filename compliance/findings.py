@@ -9,6 +9,7 @@ because midsommarafton and the weekend do not count.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from typing import Any
 
 from . import calendar as vardagar
@@ -17,29 +18,42 @@ from .dates_sv import date_sv
 FIELDS = ("rule", "case", "status", "event", "meeting", "unit", "due", "actual",
           "days_late", "business_days_late", "evidence", "message", "rule_version", "title")
 
+@lru_cache(maxsize=65536)
+def day_texts(ordinal: int) -> tuple[dt.date, str, str]:
+    """(date, ISO text, Swedish text) of a day ordinal; cached, dates recur."""
+    d = dt.date.fromordinal(ordinal)
+    return d, d.isoformat(), date_sv(d)
+
+
+@lru_cache(maxsize=65536)
+def _business_days_late(due: dt.date, until: dt.date) -> int:
+    # Negative for a warning that is not yet due: business days left.
+    return (vardagar.business_days_between(due, until) if until >= due
+            else -vardagar.business_days_between(until, due))
+
+
 def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[str, Any]:
     """A raw match (dates as day ordinals) -> the finding as findings.jsonl holds it."""
-    due = dt.date.fromordinal(raw["due"])
-    actual = dt.date.fromordinal(raw["actual"]) if raw.get("actual") else None
-    until = actual or as_of
-    template = meta["message"] if actual else meta["message_open"]
-    values = {"meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
-              "due": date_sv(due), "actual": date_sv(actual), "case": raw["case"],
-              "days_late": (until - due).days}
-    values.update({k: v for k, v in meta.get("params", {}).items() if k not in values})
-    finding = {
+    due, due_iso, due_sv = day_texts(raw["due"])
+    if raw.get("actual"):
+        actual, actual_iso, actual_sv = day_texts(raw["actual"])
+        until, template = actual, meta["message"]
+    else:
+        actual, actual_iso, actual_sv = None, None, ""
+        until, template = as_of, meta["message_open"]
+    days_late = (until - due).days
+    values = dict(meta.get("params", {}))
+    values.update(meeting=raw.get("meeting") or "", unit=raw.get("unit") or "", due=due_sv,
+                  actual=actual_sv, case=raw["case"], days_late=days_late)
+    return {
         "rule": raw["rule"], "case": raw["case"], "status": raw["status"],
         "event": raw.get("event"), "meeting": raw.get("meeting"), "unit": raw.get("unit"),
-        "due": due.isoformat(), "actual": actual.isoformat() if actual else None,
-        "days_late": (until - due).days,
-        # Negative for a warning that is not yet due: business days left.
-        "business_days_late": (vardagar.business_days_between(due, until) if until >= due
-                               else -vardagar.business_days_between(until, due)),
+        "due": due_iso, "actual": actual_iso, "days_late": days_late,
+        "business_days_late": _business_days_late(due, until),
         "evidence": raw.get("evidence", []),
         "message": template.format(**values),
         "rule_version": raw.get("rule_version"), "title": raw.get("title"),
     }
-    return finding
 
 
 def sort_key(f: dict[str, Any]) -> tuple:
