@@ -26,6 +26,7 @@ def clean_text(value: Any) -> str:
 
 
 _REDACTED_CACHE: dict[str, str] = {}
+_SIX_DIGITS_RE = re.compile(r"\d{6}")
 
 
 def redact(value: Any) -> Any:
@@ -42,7 +43,9 @@ def redact(value: Any) -> Any:
         if done is None:
             if len(_REDACTED_CACHE) >= 100_000:
                 _REDACTED_CACHE.clear()
-            done = _REDACTED_CACHE[value] = PERSONAL_NUMBER_RE.sub(REDACTED, value)
+            # Every match holds six digits in a row; looking for those alone is much faster.
+            done = _REDACTED_CACHE[value] = (value if _SIX_DIGITS_RE.search(value) is None
+                                             else PERSONAL_NUMBER_RE.sub(REDACTED, value))
         return done
     return value
 
