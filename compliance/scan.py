@@ -160,8 +160,12 @@ BLANK, REJECT, EVENT = 0, 1, 2
 PARALLEL_READ_BYTES = 16 << 20    # a .jsonl file at least this big is judged in pieces
 
 
-def judge(records: Iterable[Record], file_no: int) -> Iterator[tuple]:
-    """Each record as an event (packed for the engine), a reject, or a blank line."""
+def judge(records: Iterable[Record], file_no: int, keep_raw: bool = True) -> Iterator[tuple]:
+    """Each record as an event (packed for the engine), a reject, or a blank line.
+
+    Without `keep_raw` an event's raw line is left out (None): it is needed only when the
+    event turns out to be a duplicate, and then read again from the file (`_fill_raw`).
+    """
     for rec in records:
         if rec.data is None and rec.error is None and not rec.raw.strip():
             yield (BLANK,)
@@ -172,7 +176,7 @@ def judge(records: Iterable[Record], file_no: int) -> Iterator[tuple]:
             continue
         # Input order as (file, line): ties within a case keep the order of the input.
         case, packed = _compact(file_no << 32 | rec.line, result)
-        yield (EVENT, rec.file, rec.line, rec.raw, result.id, case, packed)
+        yield (EVENT, rec.file, rec.line, rec.raw if keep_raw else None, result.id, case, packed)
 
 
 def read_sources(sources: Iterable[tuple[str, Iterable[tuple]]]) -> _Reading:
@@ -212,8 +216,29 @@ def read_sources(sources: Iterable[tuple[str, Iterable[tuple]]]) -> _Reading:
             got.inputs.append({"path": name, "lines": lines})
     finally:
         gc.unfreeze()
+    _fill_raw(rejects)
     counts["rejects"] = len(rejects)
     return got
+
+
+def _fill_raw(rejects: list[dict[str, Any]]) -> None:
+    """The raw lines of duplicates judged without them, read again from their files."""
+    missing: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in rejects:
+        if r["raw"] is None:
+            missing.setdefault(r["file"], {})[r["line"]] = r
+    for name, by_line in missing.items():
+        last = max(by_line)
+        try:
+            with open(name, "rb") as fh:
+                for n, raw in enumerate(fh, start=1):
+                    if n in by_line:
+                        text = raw.decode("utf-8", "replace").rstrip("\r\n")
+                        by_line[n]["raw"] = text[1:] if n == 1 and text.startswith("\ufeff") else text
+                    if n >= last:
+                        break
+        except OSError as exc:
+            raise ScanError(f"{name}: kan inte läsas: {exc.strerror or exc}") from None
 
 
 def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1) -> _Reading:
@@ -284,7 +309,7 @@ def _pieces(path: Path, n: int) -> list[tuple[int, int, int]]:
 
 def _judge_piece(name: str, file_no: int, start: int, end: int, first_line: int) -> list[tuple]:
     """In a reader process: judge the lines of one byte range of a .jsonl file."""
-    return list(judge(_jsonl_records(Path(name), name, start, end, first_line), file_no))
+    return list(judge(_jsonl_records(Path(name), name, start, end, first_line), file_no, keep_raw=False))
 
 
 def _readable(path: Path, records: Iterator[Record]) -> Iterator[Record]:
