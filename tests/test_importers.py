@@ -555,10 +555,12 @@ def test_benchmark_one_million_rows(tmp_path):
     assert took < 30 and rss < 500
 
 
-def test_parallel_csv_import_writes_exactly_what_the_sequential_one_writes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("shape", ["regular", "stray quote", "bare carriage returns", "csv error"])
+def test_parallel_csv_import_writes_exactly_what_the_sequential_one_writes(tmp_path, monkeypatch, shape):
     """A large CSV is converted on two processes; the outputs and the summary must be
     byte for byte those of one process: identical rows get .2, .3 in row order across
-    chunks, rejects keep their row numbers, quoted line breaks and empty rows count."""
+    pieces, rejects keep their row numbers, quoted line breaks and empty rows count.
+    A file whose quoting is not regular (a stray quote) is read row by row instead."""
     from compliance.importers import parallel
     from compliance.importers.cli import run_import
 
@@ -569,26 +571,69 @@ def test_parallel_csv_import_writes_exactly_what_the_sequential_one_writes(tmp_p
         row(event="Fika"),                                       # reject: unknown event
         row(),                                                   # ... again: id suffix .2
         [""] * 13,                                               # empty row: a reject
+        [""] * 13,
         row(event="Ärende öppnat", meeting="", kind="", planned="", pnr=good),
         row(event="SIP initierad", meeting="", kind="", planned="", pnr=good[:-1] + str((int(good[-1]) + 3) % 10)),
         row(case="K2", event="Möte genomfört", attendees="soc, bup", time="09:30"),
     ]
     rows = [list(r) for _ in range(40) for r in base] + [[""] * 13, [""] * 13]  # trailing empties
     src = write_csv(tmp_path / "big.csv", rows, encoding="cp1252")
+    data = src.read_bytes()
+    if shape == "stray quote":           # a quote inside an unquoted field, as people type
+        data = data.replace(b";soc;", b';5" sk\xe4rm;', 3)
+    elif shape == "bare carriage returns":
+        data = data.replace(b"\r\nK2", b"\rK2", 5)         # rows ending in a lone CR
+    elif shape == "csv error":           # a cell over the csv module's size limit, mid-file
+        data = data[:len(data) // 2] + data[len(data) // 2:].replace(b"Fika", b"F" + b"i" * 200 + b"ka", 1)
+    src.write_bytes(data)
+    starts = parallel.row_starts(src, ";", 300)
+    assert (starts is None) == (shape == "stray quote")   # else cut into many pieces
+    assert starts is None or len(starts) > 20
     outputs = {}
+    monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(parallel, "PIECE_BYTES", 300)            # many pieces, in flight at once
+    monkeypatch.setattr(parallel, "CHUNK_ROWS", 7)
+    limit = csv.field_size_limit(150 if shape == "csv error" else csv.field_size_limit())
     for workers in (1, 2):
-        monkeypatch.setattr(parallel, "PARALLEL_BYTES", 0)
-        monkeypatch.setattr(parallel, "CHUNK_ROWS", 7)           # many chunks, in flight at once
         out = tmp_path / f"w{workers}" / "log.jsonl"
         said: list[str] = []
-        totals = run_import((src,), None, None, out, echo=said.append, workers=workers)
+        try:
+            totals = run_import((src,), None, None, out, echo=said.append, workers=workers)
+        except SourceError as exc:
+            outputs[workers] = str(exc)
+            continue
+        finally:
+            if workers == 2:
+                csv.field_size_limit(limit)
         said = [s.replace(f"w{workers}", "wN") for s in said]
         outputs[workers] = (out.read_bytes(), (out.parent / "log.rejects.jsonl").read_bytes(),
                             said, {k: v for k, v in totals.items() if k != "rejects_path"})
     assert outputs[1] == outputs[2]
+    if shape == "csv error":                 # the same message, naming the same row
+        assert "CSV kan inte läsas (field larger than field limit (150))" in outputs[2]
+        assert int(re.search(r"rad (\d+)", outputs[2]).group(1)) > 150
+        return
     events = [json.loads(x) for x in outputs[2][0].splitlines()]
     ids = [e["id"] for e in events]
     assert len(ids) == len(set(ids))
-    assert sum(i.endswith(".80") for i in ids) == 1       # the 80th copy of the first row
-    assert outputs[2][3] == {"rows": 320, "events": 200, "rejects": 120, "personnummer": 80}
+    if shape == "regular":
+        assert sum(i.endswith(".80") for i in ids) == 1   # the 80th copy of the first row
+        assert outputs[2][3] == {"rows": 360, "events": 200, "rejects": 160, "personnummer": 80}
     assert good not in outputs[2][0].decode() + outputs[2][1].decode("utf-8")
+
+
+def test_row_starts_cut_only_between_rows(tmp_path):
+    from compliance.importers.parallel import row_starts
+
+    text = 'A;B\r\n1;"x\ny"\r\n2;"a""b"\n3;c\n'
+    p = tmp_path / "c.csv"
+    p.write_bytes(text.encode())
+    starts = row_starts(p, ";", 1)
+    rows_at = [text.encode()[:s].count(b"\n") for s in starts]
+    assert starts[0] == len("A;B\r\n") and starts[-1] == len(text.encode())
+    assert len(text.encode()[:starts[1]].split(b'"')) % 2 == 1     # never inside quotes
+    assert rows_at == sorted(rows_at)
+    p.write_bytes(b'A;B\n1;5" x\n')
+    assert row_starts(p, ";", 1) is None                            # a stray quote
+    p.write_bytes(b'A;B\r1;2\n3;4\n')
+    assert row_starts(p, ";", 1) is None                            # header ends at a lone CR

@@ -92,6 +92,9 @@ class CsvTable:
             self._f.close()
             raise SourceError(f"{self.file}: rubrikraden kan inte läsas ({exc})") from None
 
+    def close(self) -> None:
+        self._f.close()
+
     def converter(self, key: bytes | None = None, ids: Any = None,
                   stats: dict | None = None) -> RowConverter:
         if stats is not None:

@@ -1,58 +1,162 @@
 """A large CSV import on several processes, with the same output as on one.
 
-Converting and validating a row costs about 25 µs; reading it with the csv module about
-1 µs. So this process reads the rows (quoted line breaks and row numbers are handled in
-one place, `CsvTable.rows`) and hands them in chunks to worker processes, which convert,
-validate and serialise them. The results come back in row order, and only this process
-decides what depends on the order of the rows: the suffix of an id whose identity was
-seen before (ids.py). The output is byte for byte the one of the sequential import.
+Converting and validating a row costs about 25 µs; reading it with the csv module a few.
+The file is cut into pieces of about 1 MB at row boundaries; each worker process reads,
+converts, validates and serialises the rows of its pieces. The results come back in
+file order, and only this process decides what depends on the order of the rows: the
+row numbers (the rows before a piece), the empty rows at the end of the file (dropped)
+and the suffix of an id whose identity was seen before (ids.py). The output is byte for
+byte the one of the sequential import (tests/test_importers.py).
+
+Cutting at row boundaries without parsing the file relies on its quoting being regular:
+every quote opens a field, closes it, or is doubled inside it. A file with a quote
+elsewhere (or in UTF-16) is read row by row in this process instead, and only the
+converting is spread over the workers.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
+import mmap
 import multiprocessing as mp
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Callable
+from typing import IO, Any, Callable, Iterable
 
 import orjson
 
 from ..records import Record
 from .csvsource import EMPTY_ROW, CsvTable
 from .ids import DeferredIds, IdAssigner
-from .mapping import Mapping
+from .mapping import Mapping, SourceError
 
 PARALLEL_BYTES = 8 << 20    # a CSV file at least this big is converted on several processes
-CHUNK_ROWS = 2000
+PIECE_BYTES = 1 << 20       # about this much of the file per task
+CHUNK_ROWS = 2000           # rows per task when the rows are read here
 EVENT, REJECT = 0, 1
+_QUOTE, _CR, _LF = 34, 13, 10
 
-# In a worker: (converter, its DeferredIds, the validator, file name); set before the fork.
+# In a worker: (converter, its DeferredIds, the validator, file name, path, encoding,
+# delimiter); set before the fork.
 _STATE: tuple | None = None
 
 
-def _convert_chunk(chunk: list[tuple[int, list[str] | None]]) -> tuple[list[tuple], int]:
-    """In a worker: each row as (EVENT, id digest and base or None, JSON line) or
-    (REJECT, id digest and base or None, reject line); and the personal numbers seen."""
+def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple], int]:
+    """In a worker: each row as (EVENT, id digest and base or None, JSON line, row) or
+    (REJECT, id digest and base or None, (reason, raw), row); and the personal numbers seen."""
     assert _STATE is not None
-    conv, ids, check, file = _STATE
+    conv, ids, check = _STATE[:3]
     seen_before = conv.stats["personnummer"]
     out = []
     dumps = orjson.dumps
-    for row, cells in chunk:
+    for row, cells in rows:
         if cells is None:
-            out.append((REJECT, None, dumps({"file": file, "line": row, "reason": EMPTY_ROW, "raw": ""})))
+            out.append((REJECT, None, (EMPTY_ROW, ""), row))
             continue
         ids.last = None
         rec = conv.convert(cells, row)
         reason = rec.error if rec.error is not None else check(rec)
         if reason is None:
-            out.append((EVENT, ids.last, dumps(rec.data)))
+            out.append((EVENT, ids.last, dumps(rec.data), row))
         else:
-            out.append((REJECT, ids.last, dumps({"file": rec.file, "line": rec.line,
-                                                 "reason": reason, "raw": rec.raw})))
+            out.append((REJECT, ids.last, (reason, rec.raw), row))
     return out, conv.stats["personnummer"] - seen_before
+
+
+def _convert_rows(chunk: list[tuple[int, list[str] | None]]) -> tuple:
+    """In a worker: rows read (and numbered) by the main process."""
+    out, personnummer = _convert(chunk)
+    return out, personnummer, 0, [], None
+
+
+def _convert_piece(start: int, end: int) -> tuple:
+    """In a worker: the rows of the bytes start..end of the file, numbered from 1.
+
+    Returns (items, personnummer, records, trailing empty rows, error): the empty rows at
+    the end of the piece are left to the main process (they are rejects only when a row
+    follows somewhere), and a CSV error comes back as (row, message)."""
+    assert _STATE is not None
+    path, encoding, delimiter = _STATE[4:7]
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        data = fh.read(end - start)
+    text = data.decode("cp1252", "replace") if encoding == "cp1252" else data.decode("utf-8")
+    rows: list[tuple[int, list[str] | None]] = []
+    pending: list[int] = []
+    row = 0
+    error = None
+    try:
+        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            row += 1
+            if not cells or (not cells[0] and not "".join(cells).strip()):
+                pending.append(row)
+                continue
+            rows.extend((r, None) for r in pending)
+            pending = []
+            rows.append((row, cells))
+    except csv.Error as exc:
+        error = (row + 1, f"CSV kan inte läsas ({exc})")
+    out, personnummer = _convert(rows)
+    return out, personnummer, row, pending, error
+
+
+def row_starts(path: Path, delimiter: str, piece_bytes: int) -> list[int] | None:
+    """Byte offsets that start a row: the first after the header row, then one about
+    every `piece_bytes`, and the file's end; None when the quoting is not regular."""
+    delim = ord(delimiter)
+    with open(path, "rb") as fh:
+        try:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        except ValueError:          # an empty file
+            return None
+    with mm:
+        n = len(mm)
+        q = mm.find(b'"')
+        in_quotes = False
+
+        def walk(upto: int) -> bool:
+            """Follow the quotes before `upto`; False at a quote in no regular place."""
+            nonlocal q, in_quotes
+            while q != -1 and q < upto:
+                if not in_quotes:
+                    if q > 0 and mm[q - 1] not in (delim, _LF, _CR):
+                        return False
+                    in_quotes = True
+                    q = mm.find(b'"', q + 1)
+                    continue
+                after = mm[q + 1] if q + 1 < n else None
+                if after == _QUOTE:                     # "" inside a quoted field
+                    q = mm.find(b'"', q + 2)
+                    continue
+                if after is not None and after not in (delim, _LF, _CR):
+                    return False
+                in_quotes = False
+                q = mm.find(b'"', q + 1)
+            return True
+
+        starts: list[int] = []
+        look_from = 0
+        while True:
+            nl = mm.find(b"\n", look_from)
+            if nl == -1:
+                break
+            if not walk(nl):
+                return None
+            if in_quotes:                 # a line break inside a quoted field
+                look_from = nl + 1
+                continue
+            starts.append(nl + 1)
+            look_from = nl + 1 + piece_bytes
+        if not walk(n) or in_quotes or not starts:
+            return None
+        if b"\r" in mm[:starts[0]].rstrip(b"\r\n"):
+            return None          # a header row that may end at a lone carriage return
+        if starts[-1] != n:
+            starts.append(n)
+        return starts
 
 
 def import_csv(path: Path, mapping: Mapping, key: bytes | None, ids: IdAssigner, stats: dict,
@@ -65,39 +169,64 @@ def import_csv(path: Path, mapping: Mapping, key: bytes | None, ids: IdAssigner,
     conv = table.converter(key, deferred, {"personnummer": 0})
     stats["encoding"], stats["delimiter"] = table.encoding, table.delimiter
     stats.setdefault("personnummer", 0)
-    _STATE = (conv, deferred, check, table.file)   # inherited by the forked workers
-    rows = events = rejects = 0
+    starts = None
+    if table.encoding in ("utf-8", "utf-8-sig", "cp1252"):
+        starts = row_starts(path, table.delimiter, PIECE_BYTES)
+    file = table.file
+    _STATE = (conv, deferred, check, file, str(path), table.encoding, table.delimiter)
+    counts = {"rows": 0, "events": 0, "rejects": 0}
+    offset = 1              # the row before the next piece (the header is row 1)
+    pending: list[int] = []  # empty rows not yet known to be followed by a row
     dumps = orjson.dumps
 
-    def take(result: tuple[list[tuple], int]) -> None:
-        nonlocal rows, events, rejects
-        out, personnummer = result
+    def reject(row: int, reason: str, raw: str) -> None:
+        rejects_out.write(dumps({"file": file, "line": row, "reason": reason, "raw": raw}))
+        rejects_out.write(b"\n")
+        counts["rows"] += 1
+        counts["rejects"] += 1
+
+    def take(result: tuple) -> None:
+        nonlocal offset, pending
+        out, personnummer, records, trailing, error = result
         stats["personnummer"] += personnummer
-        for kind, last, line in out:
-            rows += 1
+        if out and pending:        # empty rows with a row after them: rejects
+            for row in pending:
+                reject(row, EMPTY_ROW, "")
+            pending = []
+        for kind, last, payload, row in out:
             if last is not None:
                 final = ids.claim(*last)
                 if final != last[1]:     # an identity seen before: the id gets its suffix
-                    line = line.replace(b'"id":' + dumps(last[1]), b'"id":' + dumps(final), 1)
+                    payload = payload.replace(b'"id":' + dumps(last[1]), b'"id":' + dumps(final), 1)
             if kind == EVENT:
-                events_out.write(line)
+                events_out.write(payload)
                 events_out.write(b"\n")
-                events += 1
+                counts["rows"] += 1
+                counts["events"] += 1
             else:
-                rejects_out.write(line)
-                rejects_out.write(b"\n")
-                rejects += 1
+                reject(offset + row, *payload)
+        if error is not None:
+            raise SourceError(f"{file}: rad {offset + error[0]}: {error[1]}")
+        pending += [offset + r for r in trailing]
+        offset += records
 
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-            pending: deque[Any] = deque()
-            it = table.rows()
-            while chunk := list(itertools.islice(it, CHUNK_ROWS)):
-                pending.append(pool.submit(_convert_chunk, chunk))
-                if len(pending) > 2 * workers:        # bounded memory: results in order
-                    take(pending.popleft().result())
-            while pending:
-                take(pending.popleft().result())
+            if starts is not None:
+                tasks = (pool.submit(_convert_piece, a, b) for a, b in zip(starts, starts[1:]))
+            else:                  # rows read here, numbered by CsvTable.rows
+                offset = 0
+                it = table.rows()
+                tasks = (pool.submit(_convert_rows, chunk)
+                         for chunk in iter(lambda: list(itertools.islice(it, CHUNK_ROWS)), []))
+            pending_tasks: deque[Any] = deque()
+            for fut in tasks:
+                pending_tasks.append(fut)
+                if len(pending_tasks) > 2 * workers:        # bounded memory, results in order
+                    take(pending_tasks.popleft().result())
+            while pending_tasks:
+                take(pending_tasks.popleft().result())
     finally:
         _STATE = None
-    return rows, events, rejects
+        table.close()
+    return counts["rows"], counts["events"], counts["rejects"]
