@@ -129,6 +129,7 @@ class DraftWriter:
     def __init__(self, folder: Path, rules: list[Any], units: dict[str, Unit],
                  cooperation: dict[str, str], as_of: dt.date):
         self.folder = Path(folder)
+        self._prefix = os.path.join(str(self.folder), "")     # file names are joined to it
         self.template = environment().get_template("avvikelse.md.j2")
         self.rules, self.units, self.cooperation, self.as_of = rules, units, cooperation, as_of
 
@@ -142,10 +143,11 @@ class DraftWriter:
 
     def write(self, drafts: list[tuple[str, bytes]]) -> None:
         """Write rendered drafts into the folder; DraftWriteError when one cannot be."""
+        prefix = self._prefix
         for name, data in drafts:
-            self._write(self.folder / name, data)
+            self._write(prefix + name, data)
 
-    def _write(self, path: Path, data: bytes) -> None:
+    def _write(self, path: str, data: bytes) -> None:
         # os-level calls: half the time of Path.write_bytes for a small file.
         try:
             fd = os.open(path, _CREATE, 0o644)

@@ -280,23 +280,42 @@ def _init_worker(*args: Any) -> None:
     _WORKER = _Worker(*args)
 
 
-def _run_batch(batch: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
+def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
+    """Decide a batch of cases (consecutive in case order) in this worker.
+
+    The batch's findings, evidence and summaries come back as one block of JSON lines
+    each, in case order: a million events make a hundred thousand cases, and one small
+    object per batch is much cheaper to send and to keep than one per case.
+    """
     assert _WORKER is not None
-    out = []
+    findings, evidence, summaries, tally, drafts, errors = [], [], [], [], [], []
     for case, packed in batch:
         events = [tuple(orjson.loads(p)) for p in packed]
         try:
-            out.append(_WORKER.evaluate(case, events))
+            r = _WORKER.evaluate(case, events)
         except Exception as exc:  # an action or a fact that failed: this case, not the scan
-            out.append({"case": case, "error": f"{type(exc).__name__}: {exc}"})
-    return out
+            errors.append({"case": case, "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        findings.append(r["findings"])
+        evidence.append(r["evidence"])
+        summaries.append(r["summary"])
+        tally += r["tally"]
+        drafts += r["drafts"]
+    return {"first": batch[0][0], "findings": b"".join(findings), "evidence": b"".join(evidence),
+            "summaries": b"".join(summaries), "tally": tally, "drafts": drafts, "errors": errors}
 
 
 # --- the driver ---------------------------------------------------------------------------
 
 @dataclass
 class EngineResult:
-    cases: list[dict[str, Any]]        # one per decided case: findings, summary, evidence
+    """What the workers decided, in case order: JSON-line blocks of findings, evidence and
+    case summaries (one block per batch), the (rule, status) of every finding, and the
+    cases that could not be decided."""
+    findings: list[bytes]
+    evidence: list[bytes]
+    summaries: list[bytes]
+    tally: list[tuple[str, str]]
     errors: list[dict[str, str]]       # cases that could not be decided, with the reason
     retried_batches: int = 0
 
@@ -316,15 +335,12 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
     suspects: list[list] = []     # single cases whose worker died: re-run alone
     retried = 0
 
-    def collect(results: list[dict[str, Any]], batch: list) -> None:
-        for r in results:
-            if "error" in r:
-                errors.append({"case": r["case"], "reason": r["error"]})
-                continue
-            rendered = r.pop("drafts", [])
-            if drafts is not None:
-                drafts.write(rendered)     # here, in one process: see DraftWriter
-            decided.append(r)
+    def collect(result: dict[str, Any], batch: list) -> None:
+        errors.extend(result.pop("errors"))
+        rendered = result.pop("drafts")
+        if drafts is not None:
+            drafts.write(rendered)     # here, in one process: see DraftWriter
+        decided.append(result)
         if progress is not None:
             progress(sum(len(p) for _, p in batch))
 
@@ -350,7 +366,14 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
                            "reason": "regelmotorn kraschade på ärendet även när det kördes ensamt"})
             if progress is not None:
                 progress(len(batch[0][1]))
-    return EngineResult(decided, errors, retried)
+    # Batches are runs of consecutive cases: in the order of their first case, their
+    # blocks are in case order.
+    decided.sort(key=lambda r: r["first"])
+    return EngineResult([r["findings"] for r in decided if r["findings"]],
+                        [r["evidence"] for r in decided if r["evidence"]],
+                        [r["summaries"] for r in decided if r["summaries"]],
+                        [t for r in decided for t in r["tally"]],
+                        sorted(errors, key=lambda e: e["case"]), retried)
 
 
 def _run_pool(batches: list[list], workers: int, init_args: tuple,

@@ -337,17 +337,15 @@ def _decide(cases: dict[str, list[str]], rules: list[Rule], as_of: dt.date, work
                        warn_days=warn_days, drafts=drafts)
     # The findings of a case come sorted from its worker and findings.jsonl sorts by case
     # first: the cases in order give the whole file in order.
-    decided = sorted(engine.cases, key=lambda c: c["case"])
-    result.findings_lines = [c["findings"] for c in decided if c["findings"]]
-    result.evidence_lines = [c["evidence"] for c in decided if c["evidence"]]
-    result.cases_lines = [c["summary"] for c in decided]
-    result.errors = sorted(engine.errors, key=lambda e: e["case"])
+    result.findings_lines = engine.findings
+    result.evidence_lines = engine.evidence
+    result.cases_lines = engine.summaries
+    result.errors = engine.errors
     per_rule: dict[str, int] = {r.id: 0 for r in rules}
     warnings: dict[str, int] = {}
-    for c in decided:
-        for rule, status in c["tally"]:
-            tally = per_rule if status == "violation" else warnings
-            tally[rule] = tally.get(rule, 0) + 1
+    for rule, status in engine.tally:
+        tally = per_rule if status == "violation" else warnings
+        tally[rule] = tally.get(rule, 0) + 1
     result.counts.update({"cases": len(cases), "findings": per_rule, "warnings": warnings,
                           "engine_errors": len(engine.errors),
                           "engine_retried_batches": engine.retried_batches})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -135,7 +136,7 @@ def test_a_draft_that_cannot_be_written_fails_the_scan_not_the_case(tmp_path):
     log.write_text("\n".join(_invitation_case("K1", "2025-03-11")) + "\n", encoding="utf-8")
 
     original = DraftWriter._write   # write into a folder that does not exist: an OSError
-    DraftWriter._write = lambda self, path, text: original(self, path.parent / "missing" / path.name, text)
+    DraftWriter._write = lambda self, path, text: original(self, str(Path(path).parent / "missing" / Path(path).name), text)
     try:
         with pytest.raises(ScanError) as info:
             run_scan([log], dt.date(2025, 12, 31), out_dir=tmp_path / "out", workers=1)
