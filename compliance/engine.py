@@ -207,7 +207,9 @@ class _Worker:
     def _run(self, facts: bytes, triggers: bytes) -> list[tuple[str, dict]]:
         """Assert a case's facts (triggers last), drain the actions, retract (triggers first)."""
         engine, handle = self.engine, self.handle
-        result = engine.assert_facts(handle, (b"[" + facts + b"," + triggers + b"]").decode())
+        # A case may have no facts at all (only case.opened): no empty item in the list.
+        listed = b"[" + facts + b"," + triggers + b"]" if facts else b"[" + triggers + b"]"
+        result = engine.assert_facts(handle, listed.decode())
         matches: list[tuple[str, dict]] = []
         try:
             state = result[1]
@@ -218,7 +220,7 @@ class _Worker:
                 nxt = engine.complete_and_start_action(handle, state)
                 action = (None, nxt) if nxt else None
         finally:
-            engine.retract_facts(handle, (b"[" + triggers + b"," + facts + b"]").decode())
+            engine.retract_facts(handle, (b"[" + triggers + (b"," + facts if facts else b"") + b"]").decode())
         return matches
 
 
