@@ -119,18 +119,13 @@ def main() -> None:
     doc.add_paragraph("{%p for item in items %}")
     doc.add_heading("{{ item.number }}. {{ item.title }}", level=2)
     doc.add_paragraph("{{ item.message }}")
-    p = doc.add_paragraph()
-    p.add_run("Skulle ha skett senast: ").bold = True
-    p.add_run("{{ item.due_sv }}")
-    p = doc.add_paragraph()
-    p.add_run("Skedde: ").bold = True
-    p.add_run("{{ item.actual_sv }}")
-    p = doc.add_paragraph()
-    p.add_run("Försening: ").bold = True
-    p.add_run("{{ item.late_sv }}")
-    p = doc.add_paragraph()
-    p.add_run("Regel: ").bold = True
-    p.add_run("{{ item.rule }}, version {{ item.rule_version_sv }}")
+    for label, value in [("Skulle ha skett senast: ", "{{ item.due_sv }}"),
+                         ("Skedde: ", "{{ item.actual_sv }}"),
+                         ("Försening: ", "{{ item.late_sv }}"),
+                         ("Regel: ", "{{ item.rule }}, version {{ item.rule_version_sv }}")]:
+        p = doc.add_paragraph()
+        p.add_run(label).bold = True
+        p.add_run(value)
     doc.add_paragraph("{%p for s in item.sources %}")
     q = doc.add_paragraph(style="Quote")
     q.add_run("”{{ s.quote }}”")

@@ -14,7 +14,7 @@ import codecs
 import csv
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from ..records import Record
 from .ids import IdAssigner
@@ -106,24 +106,33 @@ class CsvTable:
     def rows(self) -> Iterator[tuple[int, list[str] | None]]:
         """(row number, cells) for each row below the header; cells None for an empty row
         (a reject), except the empty rows at the very end, which are dropped."""
-        row = 1
-        pending_empty = 0  # empty rows are rejects, except trailing ones at the end
+        trailing: list[int] = []
+        last = 1
         try:
             with self._f:
-                for cells in self._reader:
-                    row += 1
-                    if not cells or (not cells[0] and not "".join(cells).strip()):
-                        pending_empty += 1
-                        continue
-                    if pending_empty:
-                        for k in range(pending_empty, 0, -1):
-                            yield row - k, None
-                        pending_empty = 0
-                    yield row, cells
-        except csv.Error as exc:
-            raise SourceError(f"{self.file}: rad {row + 1}: CSV kan inte läsas ({exc})") from None
-        except UnicodeError as exc:
-            raise SourceError(f"{self.file}: rad {row + 1}: kan inte avkodas ({exc})") from None
+                for last, cells in numbered_rows(self._reader, 2, trailing):
+                    yield last, cells
+        except (csv.Error, UnicodeError) as exc:
+            row = max(last, trailing[-1] if trailing else 0) + 1    # the row that failed
+            what = "CSV kan inte läsas" if isinstance(exc, csv.Error) else "kan inte avkodas"
+            raise SourceError(f"{self.file}: rad {row}: {what} ({exc})") from None
+
+
+def numbered_rows(records: Iterable[list[str]], first: int,
+                  trailing: list[int]) -> Iterator[tuple[int, list[str] | None]]:
+    """(row number, cells) for each record, numbered from `first`. An empty row is a reject,
+    (row, None), once a row follows it; the empty rows with none after them are left in
+    `trailing` (at the end of a file they are dropped)."""
+    row = first - 1
+    for cells in records:
+        row += 1
+        if not cells or (not cells[0] and not "".join(cells).strip()):
+            trailing.append(row)
+            continue
+        for empty in trailing:
+            yield empty, None
+        trailing.clear()
+        yield row, cells
 
 
 EMPTY_ROW = "tom rad"

@@ -29,7 +29,7 @@ from typing import IO, Any, Callable, Iterable
 import orjson
 
 from ..records import Record
-from .csvsource import EMPTY_ROW, CsvTable
+from .csvsource import EMPTY_ROW, CsvTable, numbered_rows
 from .ids import DeferredIds, IdAssigner
 from .mapping import Mapping, SourceError
 
@@ -86,21 +86,18 @@ def _convert_piece(start: int, end: int) -> tuple:
     text = data.decode("cp1252", "replace") if encoding == "cp1252" else data.decode("utf-8")
     rows: list[tuple[int, list[str] | None]] = []
     pending: list[int] = []
-    row = 0
     error = None
     try:
-        for cells in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
-            row += 1
-            if not cells or (not cells[0] and not "".join(cells).strip()):
-                pending.append(row)
-                continue
-            rows.extend((r, None) for r in pending)
-            pending = []
-            rows.append((row, cells))
+        for item in numbered_rows(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter),
+                                  1, pending):
+            rows.append(item)
     except csv.Error as exc:
-        error = (row + 1, f"CSV kan inte läsas ({exc})")
+        error = f"CSV kan inte läsas ({exc})"
+    records = max(rows[-1][0] if rows else 0, pending[-1] if pending else 0)
     out, personnummer = _convert(rows)
-    return out, personnummer, row, pending, error
+    if error is not None:
+        error = (records + 1, error)     # the row that failed
+    return out, personnummer, records, pending, error
 
 
 def row_starts(path: Path, delimiter: str, piece_bytes: int) -> list[int] | None:
