@@ -212,7 +212,7 @@ def _phases(stderr: str) -> str:
 
 def compliance_cmd() -> list[str] | None:
     exe = shutil.which("compliance")
-    return [exe] if exe else [sys.executable, "-m", "compliance.cli"]
+    return [exe] if exe else [sys.executable, "-m", "compliance"]
 
 
 def command_available(base: list[str], sub: str) -> tuple[bool, str]:

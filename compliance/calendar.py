@@ -29,6 +29,8 @@ import holidays
 from holidays.constants import DE_FACTO, PUBLIC
 from holidays.countries.sweden import Sweden
 
+from .dates_sv import WEEKDAYS_SV
+
 __all__ = [
     "CALENDAR_SOURCE",
     "MIN_YEAR",
@@ -50,7 +52,6 @@ CALENDAR_SOURCE: str = f"holidays {holidays.__version__} (SE, PUBLIC+DE_FACTO)"
 MIN_YEAR = max(1953, Sweden.start_year)
 MAX_YEAR = min(2100, Sweden.end_year)
 
-WEEKDAYS_SV = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
 
 _ONE_DAY = timedelta(days=1)
 

@@ -33,19 +33,17 @@ def _unit(units: dict[str, Unit], unit_id: str | None) -> dict[str, Any]:
             "manager": u.manager if u and u.manager else "ansvarig chef (fylls i)"}
 
 
+def rule_sources(rules: list[Any]) -> dict[str, list[dict[str, Any]]]:
+    """Rule id -> its quoted sources (seed, quote), as the drafts show them."""
+    return {r.id: [s.model_dump() for s in r.sources] for r in rules}
+
+
 def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
-                   cases: list[dict[str, Any]], rules: list[Any], units: dict[str, Unit],
-                   cooperation: dict[str, str], as_of: dt.date) -> list[dict[str, Any]]:
-    """The content of every draft: one per (case, receiving unit) with violations."""
-    rule_of = {r.id: r for r in rules}
-    sources: dict[str, list[dict[str, Any]]] = {}    # rule id -> its quoted sources
-
-    def sources_of(rule_id: str) -> list[dict[str, Any]]:
-        if rule_id not in sources:
-            rule = rule_of.get(rule_id)
-            sources[rule_id] = [s.model_dump() for s in rule.sources] if rule else []
-        return sources[rule_id]
-
+                   cases: list[dict[str, Any]], sources: dict[str, list[dict[str, Any]]],
+                   units: dict[str, Unit], cooperation: dict[str, str],
+                   as_of: dt.date) -> list[dict[str, Any]]:
+    """The content of every draft: one per (case, receiving unit) with violations.
+    `sources`: rule id -> quoted sources (`rule_sources`, or a scan's manifest)."""
     events = {(e["case"], e["id"]): e for e in evidence}
     initiator = {c["case"]: c.get("initiator") for c in cases}
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -57,9 +55,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
         reporter = initiator.get(case)
         reporting = _unit(units, reporter) if reporter and reporter != unit_id else {
             "id": None, "name": "rapporterande verksamhet (fylls i)", "manager": "chef A (fylls i)"}
-        ids: list[str] = []
-        for f in items:
-            ids += [e for e in f["evidence"] if e not in ids]
+        ids = list(dict.fromkeys(e for f in items for e in f["evidence"]))
         timeline = []
         for eid in ids:
             e = events.get((case, eid))
@@ -83,7 +79,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
                 "due_sv": date_sv(f["due"]), "actual_sv": date_sv(f["actual"]),
                 "days_late": f["days_late"], "business_days_late": f["business_days_late"],
                 "message": f["message"], "meeting": f["meeting"], "event": f["event"],
-                "sources": sources_of(f["rule"]),
+                "sources": sources.get(f["rule"], []),
             } for f in items],
             "timeline": timeline,
         })
@@ -131,12 +127,13 @@ class DraftWriter:
         self.folder = Path(folder)
         self._prefix = os.path.join(str(self.folder), "")     # file names are joined to it
         self.template = environment().get_template("avvikelse.md.j2")
-        self.rules, self.units, self.cooperation, self.as_of = rules, units, cooperation, as_of
+        self.sources = rule_sources(rules)
+        self.units, self.cooperation, self.as_of = units, cooperation, as_of
 
     def render_case(self, findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
                     summary: dict[str, Any]) -> list[tuple[str, bytes]]:
         """The case's drafts as (file name, UTF-8 text), one per receiving unit."""
-        contexts = build_contexts(findings, evidence, [summary], self.rules, self.units,
+        contexts = build_contexts(findings, evidence, [summary], self.sources, self.units,
                                   self.cooperation, self.as_of)
         return [(f"{ctx['filename']}.md", self.template.render(**ctx).encode("utf-8"))
                 for ctx in contexts]
@@ -161,23 +158,3 @@ class DraftWriter:
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
-
-
-def build_deviation_contexts(scan_dir: Path, units: dict[str, Unit], cooperation: dict[str, str]):
-    """The same contexts, read back from a scan folder (for the Word reports)."""
-    import orjson
-    scan_dir = Path(scan_dir)
-    read = lambda name: [orjson.loads(l) for l in (scan_dir / name).read_bytes().splitlines() if l.strip()] \
-        if (scan_dir / name).exists() else []  # noqa: E731
-    manifest = orjson.loads((scan_dir / "manifest.json").read_bytes())
-    rules = [_RuleInfo(r) for r in manifest.get("rules", [])]
-    return build_contexts(read("findings.jsonl"), read("evidence.jsonl"), read("cases.jsonl"),
-                          rules, units, cooperation, dt.date.fromisoformat(manifest["as_of"]))
-
-
-class _RuleInfo:
-    """The part of a rule the reports need, as the manifest records it."""
-    def __init__(self, data: dict[str, Any]):
-        from .rules import Source
-        self.id = data["id"]
-        self.sources = [Source(**s) for s in data.get("sources", [])]

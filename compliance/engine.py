@@ -62,9 +62,7 @@ class Plan:
 
 def _term(term: tuple, params: dict[str, Any]) -> Any:
     kind = term[0]
-    if kind == "int":
-        return term[1]
-    if kind == "str":
+    if kind in ("int", "str"):
         return term[1]
     if kind == "param":
         return params[term[1]]
@@ -172,8 +170,8 @@ class _Worker:
         evidence_of = cf.evidence
         matches = self._run(orjson.dumps(cf.facts)[1:-1], self.triggers[sid])
         # Evidence in time order, ties by id: the same whatever order the input came in.
-        when = {e[1]: (e[3], e[4], e[1]) for e in cf.events}
-        order = lambda eid: when.get(eid, (0, 0, eid))  # noqa: E731
+        when = {e[1]: (e[3], e[4], e[1]) for e in cf.events} if matches else {}
+        order = when.__getitem__      # every evidence id is an event of the case
         findings: dict[tuple, dict[str, Any]] = {}
         for name, match in matches:
             plan = self.plans[name]
@@ -359,7 +357,7 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
                 suspects.append(batch)
     # One case at a time in one worker: a crash now points at exactly that case.
     for batch in suspects:
-        for attempt in range(2):
+        for _ in range(2):
             if not _run_pool([batch], 1, init_args, collect):
                 break
             retried += 1

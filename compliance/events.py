@@ -212,9 +212,6 @@ class Reject:
     reason: str
     raw: str
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"file": self.file, "line": self.line, "reason": self.reason, "raw": self.raw}
-
 
 def _field_name(loc: tuple) -> str:
     # ('meeting.held', 'attendees', 0) -> 'attendees[0]'; the union tag is not a field.
@@ -279,7 +276,3 @@ def parse_record(rec: Record) -> Any:
     except ValidationError as exc:
         return Reject(rec.file, rec.line, explain(exc), rec.raw)
 
-
-def event_date(event: Any) -> dt.date:
-    """D(e): the event's local date in Stockholm."""
-    return parse_at(event.at)[0]

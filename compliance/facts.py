@@ -193,22 +193,23 @@ def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
                 facts.append({"id": f"a{i}_{j}", "t": "att", "m": m.meeting, "unit": unit, "sid": sid})
     for seq, (_, eid, etype, day, _, unit, f) in enumerate(ordered, start=1):
         if etype == "invitation.sent":
-            facts.append({"id": f"i{seq}", "t": "inv", "m": f["meeting"], "to": f["to"],
-                          "unit": unit or "", "day": day, "e": eid, "sid": sid})
+            fact = {"id": f"i{seq}", "t": "inv", "m": f["meeting"], "to": f["to"],
+                    "unit": unit or "", "day": day, "e": eid, "sid": sid}
         elif etype == "consent.given":
-            facts.append({"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "e": eid, "sid": sid})
+            fact = {"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "e": eid, "sid": sid}
         elif etype == "consent.withdrawn":
-            facts.append({"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "e": eid, "sid": sid})
+            fact = {"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "e": eid, "sid": sid}
         elif etype == "bus_individ.requested":
-            facts.append({"id": f"r{seq}", "t": "req", "day": day, "unit": unit or "",
-                          "m": f.get("meeting") or "", "e": eid, "sid": sid})
+            fact = {"id": f"r{seq}", "t": "req", "day": day, "unit": unit or "",
+                    "m": f.get("meeting") or "", "e": eid, "sid": sid}
+        else:
+            continue
+        facts.append(fact)
+        evidence[fact["id"]] = [eid]
     clocks = _clocks(ordered, clock_params)
     for k, c in enumerate(clocks):
         ev = [c.event] + ([c.initiative] if c.initiative else [])
         facts.append({"id": f"c{k}", "t": "clock", "start": c.start, "deadline": c.deadline,
                       "unit": c.unit or "", "e": c.event, "sid": sid})
         evidence[f"c{k}"] = ev
-    for f in facts:
-        if f["t"] in ("inv", "given", "wd", "req"):
-            evidence[f["id"]] = [f["e"]]
     return CaseFacts(case, ordered, meetings, clocks, facts, evidence)

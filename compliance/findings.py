@@ -15,8 +15,6 @@ from typing import Any
 from . import calendar as vardagar
 from .dates_sv import date_sv
 
-FIELDS = ("rule", "case", "status", "event", "meeting", "unit", "due", "actual",
-          "days_late", "business_days_late", "evidence", "message", "rule_version", "title")
 
 @lru_cache(maxsize=65536)
 def day_texts(ordinal: int) -> tuple[dt.date, str, str]:

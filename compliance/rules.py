@@ -40,7 +40,6 @@ FACT_FIELDS: dict[str, set[str]] = {
     "req": {"day", "unit", "m", "e"},
     "trig": {"asof", "horizon"},
 }
-OPS = ("==", "!=", "<=", ">=", "<", ">")
 _COND = re.compile(r"^\s*([a-z_]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _TERM = re.compile(r"^(-?\d+|\$[a-z_]+|[a-z_]+\.[a-z_]+|'[^']*')$")
 

@@ -83,14 +83,16 @@ def _jsonl_records(path: Path, name: str, start: int = 0, end: int | None = None
                     break
                 remaining -= len(raw)
             try:
-                text = raw.decode("utf-8").rstrip("\r\n")
+                yield Record(name, n, _line_text(raw, n))
             except UnicodeDecodeError as exc:
-                yield Record(name, n, raw.decode("utf-8", "replace").rstrip("\r\n"),
+                yield Record(name, n, _line_text(raw, n, "replace"),
                              error=f"raden är inte UTF-8 (byte {exc.start})")
-                continue
-            if n == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-            yield Record(name, n, text)
+
+
+def _line_text(raw: bytes, n: int, errors: str = "strict") -> str:
+    """Line `n` of a .jsonl file as text: no line break, no BOM on the first line."""
+    text = raw.decode("utf-8", errors).rstrip("\r\n")
+    return text[1:] if n == 1 and text.startswith("\ufeff") else text
 
 
 def expand_paths(paths: Iterable[Path | str], suffixes: set[str]) -> list[Path]:
@@ -111,11 +113,8 @@ def records_of(path: Path, mapping: str | None = None) -> Iterator[Record]:
     name = str(path)
     if path.suffix.lower() in JSONL_SUFFIXES:
         return _jsonl_records(path, name)
-    try:
-        from .importers import SUPPORTED_SUFFIXES, iter_source_records
-    except ImportError:  # pragma: no cover - importers are part of the package
-        SUPPORTED_SUFFIXES, iter_source_records = set(), None
-    if path.suffix.lower() in SUPPORTED_SUFFIXES and iter_source_records is not None:
+    from .importers import SUPPORTED_SUFFIXES, iter_source_records
+    if path.suffix.lower() in SUPPORTED_SUFFIXES:
         return iter_source_records(path, mapping)
     raise ScanError(f"{path}: okänt filformat {path.suffix!r} (.jsonl, .csv, .xlsx, .xes)")
 
@@ -233,8 +232,7 @@ def _fill_raw(rejects: list[dict[str, Any]]) -> None:
             with open(name, "rb") as fh:
                 for n, raw in enumerate(fh, start=1):
                     if n in by_line:
-                        text = raw.decode("utf-8", "replace").rstrip("\r\n")
-                        by_line[n]["raw"] = text[1:] if n == 1 and text.startswith("\ufeff") else text
+                        by_line[n]["raw"] = _line_text(raw, n, "replace")
                     if n >= last:
                         break
         except OSError as exc:
@@ -371,8 +369,8 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     rules = load_rules(rules_dir)
     from .units import load_units
     units, cooperation = load_units(units_path)
-    suffixes = set(JSONL_SUFFIXES) | {".csv", ".xlsx", ".xes"}
-    files = expand_paths(paths, suffixes)
+    from .importers import SUPPORTED_SUFFIXES
+    files = expand_paths(paths, JSONL_SUFFIXES | set(SUPPORTED_SUFFIXES))
     out = Path(out_dir) if out_dir is not None else None
     tmp = _fresh_folder(out) if out is not None else None
     clock = _PhaseClock()
@@ -389,13 +387,11 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
             (tmp / "deviations").mkdir()
             drafts = DraftWriter(tmp / "deviations", rules, units, cooperation, as_of)
         bar = progress_factory(counts["events"]) if progress_factory else None
+        from .deviations import DraftWriteError
         try:
             _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days, drafts)
-        except Exception as exc:
-            from .deviations import DraftWriteError
-            if isinstance(exc, DraftWriteError):
-                raise ScanError(f"utkasten kan inte skrivas: {exc}") from None
-            raise
+        except DraftWriteError as exc:
+            raise ScanError(f"utkasten kan inte skrivas: {exc}") from None
         if bar:
             bar.close()
         clock("rules engine and drafts")

@@ -125,6 +125,7 @@ def test_an_empty_file_scans_to_nothing(tmp_path):
     (["scan", "{log}", "--rules", "{broken}", "--out", "o"], "invitation-notice.toml"),
     (["scan", "{log}", "--out", "/proc/forbidden/out"], "/proc/forbidden/out"),
     (["scan", "{log}", "--units", "{badunits}", "--out", "o"], "units"),
+    (["scan", "{notes}", "--out", "o"], "okänt filformat '.txt'"),
 ])
 def test_a_scan_that_cannot_run_exits_1_with_one_line(tmp_path, args, words):
     log = tmp_path / "log.jsonl"
@@ -134,7 +135,9 @@ def test_a_scan_that_cannot_run_exits_1_with_one_line(tmp_path, args, words):
     (broken / "invitation-notice.toml").write_text('id = "invitation-notice"\nversion = 12\n', encoding="utf-8")
     badunits = tmp_path / "units.toml"
     badunits.write_text("[[unit]\n", encoding="utf-8")
-    args = [a.format(log=log, broken=broken, badunits=badunits) for a in args]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a log\n", encoding="utf-8")
+    args = [a.format(log=log, broken=broken, badunits=badunits, notes=notes) for a in args]
     proc = run(*args, cwd=tmp_path)
     no_traceback(proc)
     assert proc.returncode == 1

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from .scan_data import Register, Scan
 
 
 def deviation_contexts(scan: Scan, register: Register) -> list[dict]:
     """One context per draft (case, receiving unit), exactly as the drafts were built."""
-    from compliance.deviations import build_deviation_contexts
+    from compliance.deviations import build_contexts
 
-    return build_deviation_contexts(Path(scan.dir), register.raw_units, register.raw_cooperation)
+    sources = {r["id"]: r.get("sources", []) for r in scan.manifest.get("rules", [])}
+    return build_contexts(scan.findings, scan.evidence, scan.cases, sources,
+                          register.raw_units, register.raw_cooperation, scan.as_of)
