@@ -90,6 +90,17 @@ def _attributes(el: etree._Element) -> dict[str, Any]:
     return out
 
 
+def _redacted(value: Any) -> Any:
+    """A value with every personal-number look-alike blanked, inside lists and containers too."""
+    if isinstance(value, str):
+        return pnr_mod.redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
+
+
 def _event_record(file: str, ev: etree._Element, case: str | None, ids: IdAssigner) -> Record:
     line = ev.sourceline or 0
     raw = pnr_mod.redact(etree.tostring(ev, encoding="unicode", with_tail=False).strip())
@@ -112,11 +123,8 @@ def _event_record(file: str, ev: etree._Element, case: str | None, ids: IdAssign
         data["unit"] = unit
     given = attrs.pop("id", None)
     for k, v in attrs.items():
-        if k in data:
-            continue
-        if isinstance(v, str) and k not in ("date",):
-            v = pnr_mod.redact(v)
-        data[k] = v
+        if k not in data:
+            data[k] = _redacted(v)
     data["id"] = str(given) if given not in (None, "") else ids.assign_data(data)
     return Record(file, line, raw, data, None)
 
