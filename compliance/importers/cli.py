@@ -75,6 +75,25 @@ def _check_sources(srcs: tuple[Path, ...]) -> None:
             raise SourceError(f"{s}: filen finns inte" if not s.exists() else f"{s}: är ingen fil")
 
 
+def _write_records(records, check, events_out, rejects_out) -> tuple[int, int, int]:
+    """Each record as an event line or a reject line; (rows, events, rejects)."""
+    rows = events = rejects = 0
+    dumps = orjson.dumps
+    for rec in records:
+        rows += 1
+        reason = rec.error if rec.error is not None else check(rec)
+        if reason is None:
+            events_out.write(dumps(rec.data))
+            events_out.write(b"\n")
+            events += 1
+        else:
+            rejects_out.write(dumps({"file": rec.file, "line": rec.line, "reason": reason,
+                                     "raw": rec.raw}))
+            rejects_out.write(b"\n")
+            rejects += 1
+    return rows, events, rejects
+
+
 def _parallel(src: Path, workers: int) -> bool:
     """Whether a file is imported on several processes (a large CSV file)."""
     from .parallel import PARALLEL_BYTES
@@ -100,30 +119,17 @@ def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, o
     tmp_out, tmp_rej = _tmp(out), _tmp(rejects_path)
     ids = IdAssigner()
     totals = {"rows": 0, "events": 0, "rejects": 0, "personnummer": 0}
-    dumps = orjson.dumps
     try:
         with open(tmp_out, "wb", buffering=1 << 20) as fo, open(tmp_rej, "wb", buffering=1 << 16) as fr:
             for src in srcs:
                 stats: dict = {"personnummer": 0}
-                rows = events = rejects = 0
                 if _parallel(src, workers):
                     from .parallel import import_csv
                     rows, events, rejects = import_csv(src, loaded, key, ids, stats, check, fo, fr,
                                                        workers)
-                    records = ()
                 else:
-                    records = iter_source_records(src, loaded, key, ids=ids, stats=stats)
-                for rec in records:
-                    rows += 1
-                    reason = rec.error if rec.error is not None else check(rec)
-                    if reason is None:
-                        fo.write(dumps(rec.data))
-                        fo.write(b"\n")
-                        events += 1
-                    else:
-                        fr.write(dumps({"file": rec.file, "line": rec.line, "reason": reason, "raw": rec.raw}))
-                        fr.write(b"\n")
-                        rejects += 1
+                    rows, events, rejects = _write_records(
+                        iter_source_records(src, loaded, key, ids=ids, stats=stats), check, fo, fr)
                 note = "" if events or not rows else " (inga giltiga rader)"
                 echo(f"{src}: {rows} rader, {events} händelser, {rejects} avvisade{note}")
                 totals["rows"] += rows

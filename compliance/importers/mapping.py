@@ -380,7 +380,7 @@ class RowConverter:
         self.i_case, self.i_type, self.i_at = self.index["case"], self.index["type"], self.index["at"]
         g = self.index.get
         self.i_time, self.i_date, self.i_attendees = g("at_time"), g("date"), g("attendees")
-        self.i_comment, self.i_id = g("comment"), g("id")
+        self.i_comment, self.i_id, self.i_pnr = g("comment"), g("id"), g("personnummer")
         self.utc = mapping.timezone == "UTC"
         for f in ("type", "unit", "meeting", "kind", "to", "channel", "attendees"):
             self._caches.setdefault(f, {})
@@ -470,20 +470,18 @@ class RowConverter:
             if len(cells) < n:
                 cells = list(cells) + [""] * (n - len(cells))
             elif any(c.strip() for c in cells[n:]):
-                return Record(self.file, row, self._raw(cells, self.index.get("personnummer")), None,
+                return Record(self.file, row, self._raw(cells, self.i_pnr), None,
                               f"raden har {len(cells)} fält men rubrikraden {n}")
             else:
                 cells = cells[:n]
-        idx = self.index
-        pnr_i = idx.get("personnummer")
-        raw = self._raw(cells, pnr_i)
+        raw = self._raw(cells, self.i_pnr)
         try:
-            data = self._data(cells, idx, pnr_i)
+            data = self._data(cells)
         except _Reject as exc:
             return Record(self.file, row, raw, None, str(exc))
         return Record(self.file, row, raw, data, None)
 
-    def _data(self, cells: list[str], idx: dict[str, int], pnr_i: int | None) -> dict[str, Any]:
+    def _data(self, cells: list[str]) -> dict[str, Any]:
         # The hot path of a million-row import: cached conversions, few method calls.
         case = cells[self.i_case]
         if not case or case[0].isspace() or case[-1].isspace():
@@ -562,6 +560,7 @@ class RowConverter:
             s = cells[i]
             if s and not s.isspace():
                 data["comment"] = pnr_mod.redact(s.strip())
+        pnr_i = self.i_pnr
         if pnr_i is not None:
             s = cells[pnr_i]
             if s and not s.isspace():

@@ -39,8 +39,8 @@ CHUNK_ROWS = 2000           # rows per task when the rows are read here
 EVENT, REJECT = 0, 1
 _QUOTE, _CR, _LF = 34, 13, 10
 
-# In a worker: (converter, its DeferredIds, the validator, file name, path, encoding,
-# delimiter); set before the fork.
+# In a worker: (converter, its DeferredIds, the validator, path, encoding, delimiter);
+# set before the fork.
 _STATE: tuple | None = None
 
 
@@ -79,7 +79,7 @@ def _convert_piece(start: int, end: int) -> tuple:
     the end of the piece are left to the main process (they are rejects only when a row
     follows somewhere), and a CSV error comes back as (row, message)."""
     assert _STATE is not None
-    path, encoding, delimiter = _STATE[4:7]
+    path, encoding, delimiter = _STATE[3:6]
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
@@ -163,14 +163,14 @@ def import_csv(path: Path, mapping: Mapping, key: bytes | None, ids: IdAssigner,
     global _STATE
     table = CsvTable(path, mapping)
     deferred = DeferredIds()
-    conv = table.converter(key, deferred, {"personnummer": 0})
-    stats["encoding"], stats["delimiter"] = table.encoding, table.delimiter
-    stats.setdefault("personnummer", 0)
+    # The workers convert with forked copies of `conv`; each piece reports how many
+    # personal numbers it saw, added to `stats` here.
+    conv = table.converter(key, deferred, stats)
     starts = None
     if table.encoding in ("utf-8", "utf-8-sig", "cp1252"):
         starts = row_starts(path, table.delimiter, PIECE_BYTES)
     file = table.file
-    _STATE = (conv, deferred, check, file, str(path), table.encoding, table.delimiter)
+    _STATE = (conv, deferred, check, str(path), table.encoding, table.delimiter)
     counts = {"rows": 0, "events": 0, "rejects": 0}
     offset = 1              # the row before the next piece (the header is row 1)
     pending: list[int] = []  # empty rows not yet known to be followed by a row
