@@ -18,7 +18,7 @@ from typing import Any, Iterable, Iterator
 
 from ..records import Record
 from .ids import IdAssigner
-from .mapping import Mapping, RowConverter, SourceError, norm
+from .mapping import EMPTY_ROW, Mapping, RowConverter, SourceError, norm
 
 DELIMITERS = (";", ",", "\t")
 _CHUNK = 1 << 20
@@ -134,8 +134,6 @@ def numbered_rows(records: Iterable[list[str]], first: int,
         trailing.clear()
         yield row, cells
 
-
-EMPTY_ROW = "tom rad"
 
 
 def iter_csv_records(path: Path, mapping: Mapping, key: bytes | None = None, *,

@@ -46,6 +46,7 @@ SPECIAL_FIELDS = (
     "date", "to", "channel", "attendees", "comment",
 )
 REQUIRED_COLUMNS = ("case", "type", "at")
+EMPTY_ROW = "tom rad"     # the reason of an empty row's reject, in every format
 LIST_FIELDS = frozenset({"attendees", "scope"})
 # Value tables whose unlisted values reject the row (closed vocabularies).
 CLOSED_VALUES = {
@@ -488,7 +489,7 @@ class RowConverter:
             case = case.strip()
             if not case:
                 if not "".join(cells).strip():
-                    raise _Reject("tom rad")
+                    raise _Reject(EMPTY_ROW)
                 raise _Reject(f"kolumn '{self._col('case')}': ärendenummer saknas")
         if looks_like_personnummer(case):
             raise _Reject(f"kolumn '{self._col('case')}': ser ut som ett personnummer, inte ett ärendenummer")

@@ -29,9 +29,9 @@ from typing import IO, Any, Callable, Iterable
 import orjson
 
 from ..records import Record
-from .csvsource import EMPTY_ROW, CsvTable, numbered_rows
+from .csvsource import CsvTable, numbered_rows
 from .ids import DeferredIds, IdAssigner
-from .mapping import Mapping, SourceError
+from .mapping import EMPTY_ROW, Mapping, SourceError
 
 PARALLEL_BYTES = 8 << 20    # a CSV file at least this big is converted on several processes
 PIECE_BYTES = 1 << 20       # about this much of the file per task

@@ -28,7 +28,7 @@ from lxml import etree
 from ..records import Record
 from . import personnummer as pnr_mod
 from .ids import IdAssigner
-from .mapping import SourceError
+from .mapping import EMPTY_ROW, SourceError
 
 XES_NS = "http://www.xes-standard.org/"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -237,7 +237,7 @@ def export_xes(log: Path, out: Path, *, validate: Callable[[int, bytes, dict], s
             lineno += 1
             if not line.strip():
                 if on_reject:
-                    on_reject(lineno, "tom rad", "")
+                    on_reject(lineno, EMPTY_ROW, "")
                 continue
             try:
                 data = orjson.loads(line)

@@ -15,7 +15,7 @@ from typing import Any, Iterator
 
 from ..records import Record
 from .ids import IdAssigner
-from .mapping import Mapping, RowConverter, SourceError
+from .mapping import EMPTY_ROW, Mapping, RowConverter, SourceError
 
 
 def cell_text(v: Any) -> str:
@@ -76,7 +76,7 @@ def iter_xlsx_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
                 pending_empty += 1
                 continue
             for k in range(pending_empty, 0, -1):
-                yield Record(file, row - k, "", None, "tom rad")
+                yield Record(file, row - k, "", None, EMPTY_ROW)
             pending_empty = 0
             yield convert(cells, row)
     finally:
