@@ -148,24 +148,18 @@ def rules_validate(files, rules_dir):
     try:
         loaded = [load_rule(f) for f in files] if files else load_rules(rules_dir)
         compile_rules(loaded)
-    except (RuleError, Exception) as exc:  # noqa: BLE001 - a broken file is reported, not raised
+    except Exception as exc:  # noqa: BLE001 - a broken file (RuleError or other) is reported, not raised
         _fail(str(exc))
     click.echo(f"{len(loaded)} regelfiler är giltiga.")
 
 
-def _add_optional_commands() -> None:
-    """Commands of the importers and the reports, where those parts are present."""
-    try:
-        from .importers.cli import export_cmd, import_cmd
-        main.add_command(import_cmd, "import")
-        main.add_command(export_cmd, "export")
-    except ImportError:
-        pass
-    try:
-        from .reporting.cli import report
-        main.add_command(report, "report")
-    except ImportError:
-        pass
+def _add_subpackage_commands() -> None:
+    """The commands of the importers and of the reports, defined beside their code."""
+    from .importers.cli import export_cmd, import_cmd
+    from .reporting.cli import report
+    main.add_command(import_cmd, "import")
+    main.add_command(export_cmd, "export")
+    main.add_command(report, "report")
 
 
-_add_optional_commands()
+_add_subpackage_commands()

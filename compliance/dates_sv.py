@@ -44,6 +44,14 @@ def _date_sv(value: date | str | None, weekday: bool) -> str:
     return f"{WEEKDAYS_SV[d.weekday()]} {text}" if weekday else text
 
 
+@lru_cache(maxsize=65536)
+def day_texts(ordinal: int) -> tuple[date, str, str]:
+    """(date, ISO text, Swedish text) of a day ordinal (`date.toordinal()`); cached, the
+    scan's findings name the same days again and again."""
+    d = date.fromordinal(ordinal)
+    return d, d.isoformat(), date_sv(d)
+
+
 def half_year(value: date | str | None) -> tuple[int, int] | None:
     """(year, 1) for January–June, (year, 2) for July–December."""
     d = to_date(value)

@@ -33,7 +33,8 @@ import orjson
 
 from . import calendar as vardagar
 from .facts import build_case_facts
-from .findings import day_texts, finalize, sort_key
+from .dates_sv import day_texts
+from .findings import finalize, sort_key
 from .rules import Condition, Expr, Rule, parse_expr
 
 SLOTS = 100            # live session slots per worker (fewer was faster and smaller)
@@ -141,15 +142,15 @@ class _Worker:
     """One durable-rules ruleset in one process, with its reusable session slots."""
 
     def __init__(self, definition_json: str, plans: dict[str, Plan], as_of: dt.date,
-                 params: dict[str, dict[str, Any]], rules_meta: dict[str, dict[str, Any]],
-                 warn_days: int, drafts: Any = None):
+                 rules_meta: dict[str, dict[str, Any]], warn_days: int, drafts: Any = None):
         import durable_rules_engine as engine   # only here: the C engine lives in workers
         self.engine = engine
         self.handle = engine.create_ruleset("compliance", definition_json)
         self.plans = plans
         self.as_of = as_of
-        self.clock_params = params.get("meeting-within-30-days", {})
-        self.notice_params = params.get("invitation-notice", {})
+        # The facts' clocks and send-by dates follow these two rules' parameters.
+        self.clock_params = rules_meta.get("meeting-within-30-days", {}).get("params", {})
+        self.notice_params = rules_meta.get("invitation-notice", {}).get("params", {})
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.rules_meta = rules_meta
         # The trigger facts of each session slot, as JSON list items (asserted last).
@@ -325,11 +326,10 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
               drafts: Any = None) -> EngineResult:
     """Decide every case in worker processes; never lose one to a crash."""
     definition, plans = compile_rules(rules)
-    params = {r.id: r.params for r in rules}
     meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
                    "params": r.params} for r in rules}
-    init_args = (json.dumps(definition), plans, as_of, params, meta, warn_days, drafts)
-    batches = [list(b) for b in _chunks(cases, BATCH_CASES)]
+    init_args = (json.dumps(definition), plans, as_of, meta, warn_days, drafts)
+    batches = list(_chunks(cases, BATCH_CASES))
     decided: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
     suspects: list[list] = []     # single cases whose worker died: re-run alone

@@ -13,14 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from . import calendar as vardagar
-from .dates_sv import date_sv
-
-
-@lru_cache(maxsize=65536)
-def day_texts(ordinal: int) -> tuple[dt.date, str, str]:
-    """(date, ISO text, Swedish text) of a day ordinal; cached, dates recur."""
-    d = dt.date.fromordinal(ordinal)
-    return d, d.isoformat(), date_sv(d)
+from .dates_sv import day_texts
 
 
 @lru_cache(maxsize=65536)

@@ -236,7 +236,7 @@ def _fill_raw(rejects: list[dict[str, Any]]) -> None:
                     if n >= last:
                         break
         except OSError as exc:
-            raise ScanError(f"{name}: kan inte läsas: {exc.strerror or exc}") from None
+            raise _unreadable(name, exc) from None
 
 
 def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1) -> _Reading:
@@ -274,14 +274,14 @@ def _judged_in_pieces(pool: Any, path: Path, file_no: int, parts: int) -> Iterat
     try:
         pieces = _pieces(path, parts * 4)
     except OSError as exc:
-        raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+        raise _unreadable(path, exc) from None
     futures = [pool.submit(_judge_piece, str(path), file_no, start, end, first_line)
                for start, end, first_line in pieces]
     for fut in futures:
         try:
             yield from fut.result()
         except OSError as exc:
-            raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+            raise _unreadable(path, exc) from None
 
 
 def _pieces(path: Path, n: int) -> list[tuple[int, int, int]]:
@@ -315,7 +315,11 @@ def _readable(path: Path, records: Iterator[Record]) -> Iterator[Record]:
     try:
         yield from records
     except OSError as exc:
-        raise ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}") from None
+        raise _unreadable(path, exc) from None
+
+
+def _unreadable(path: Path | str, exc: OSError) -> ScanError:
+    return ScanError(f"{path}: kan inte läsas: {exc.strerror or exc}")
 
 
 def _sha256(path: Path) -> str:

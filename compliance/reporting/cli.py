@@ -29,7 +29,6 @@ def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None) -> Non
     click.echo(f"{len(paths)} files written to {out_dir or scan_dir}", err=True)
 
 
-main = report  # `python -m compliance.reporting.cli` for a quick run
 
 if __name__ == "__main__":  # pragma: no cover
     report()

@@ -17,9 +17,9 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ..dates_sv import date_sv, half_year, half_year_sv, to_date
+from ..deviations import TEMPLATES as TEMPLATES_DIR
 from .scan_data import Register, Scan, clean, clean_text
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
 HTML_TEMPLATE = "overview.html.j2"
 ABSENCE_THRESHOLD = 3  # meetings missed in one half-year that make a repeat absence
 

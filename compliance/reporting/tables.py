@@ -217,8 +217,6 @@ def todo_sv(rule: str | None, meeting: str | None, deadline: dt.date | None, mes
         return f"Skicka kallelse till mötet{m} senast {when} (sista vardag för kallelse tre veckor före mötet)."
     if rule == "meeting-within-30-days":
         return f"Håll SIP-mötet{m} senast {when} (inom 30 dagar)."
-    if rule == "mandatory-attendance":
-        return f"Delta i mötet{m} den {when}."
     return clean_text(message) or f"Åtgärda senast {when}."
 
 

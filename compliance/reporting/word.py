@@ -8,9 +8,9 @@ from pathlib import Path
 from docxtpl import DocxTemplate
 
 from ..dates_sv import date_sv, to_date
+from ..deviations import TEMPLATES as TEMPLATES_DIR
 from .scan_data import EVENT_TYPES_SV, clean, clean_text, safe_name
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "reports"
 DOCX_TEMPLATE = "avvikelse.docx"
 
 
