@@ -70,6 +70,8 @@ def _iso_date(value: Any) -> dt.date:
 
 
 def _at(value: Any) -> str:
+    if not isinstance(value, str):   # a list or object cannot even be looked up in the cache
+        raise ValueError(f"en tidpunkt (text) väntas, inte {value!r}")
     parse_at(value)  # validate; the parsed value is cached for later
     return value
 

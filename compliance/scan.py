@@ -418,13 +418,23 @@ class _PhaseClock:
         self._now = time.perf_counter
         self.on = os.environ.get("COMPLIANCE_TIMING") == "1"
         self.last = self._now()
+        self.last_cpu = self._cpu()
+
+    @staticmethod
+    def _cpu() -> tuple[float, float]:
+        """CPU seconds (user + system) of this process and of its finished workers."""
+        import resource
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime, workers.ru_utime + workers.ru_stime
 
     def __call__(self, phase: str) -> None:
         if self.on:
             import sys
-            now = self._now()
-            print(f"tid: {phase}: {now - self.last:.1f} s", file=sys.stderr)
-            self.last = now
+            now, cpu = self._now(), self._cpu()
+            print(f"tid: {phase}: {now - self.last:.1f} s (CPU: huvudprocess {cpu[0] - self.last_cpu[0]:.1f} s, "
+                  f"arbetsprocesser {cpu[1] - self.last_cpu[1]:.1f} s)", file=sys.stderr)
+            self.last, self.last_cpu = now, cpu
 
 
 # --- writing ------------------------------------------------------------------------------
