@@ -205,14 +205,12 @@ def _write_attr(xf, key: str, value: Any) -> None:
 
 
 def _sort_key_fn() -> Callable[[dict], Any]:
-    try:
-        from ..events import parse_at
-    except ImportError:  # pragma: no cover - the event model is part of the project
-        return lambda e: (e["at"][:10], e["at"])
+    from ..events import parse_at
+
     def key(e: dict) -> Any:
         try:
             return parse_at(e["at"])
-        except ValueError:
+        except (ValueError, TypeError):
             return (dt.date.max, 0)
     return key
 
