@@ -23,7 +23,7 @@ import orjson
 from . import __version__
 from . import calendar as vardagar
 from .engine import run_cases
-from .events import Reject, parse_at, parse_record
+from .events import Reject, parse_at, parse_event_json, parse_record
 from .records import Record
 from .rules import Rule, load_rules, rules_digest
 
@@ -69,30 +69,18 @@ def _parse_lines(chunks: list[bytes]) -> list[dict[str, Any]]:
 
 # --- reading ------------------------------------------------------------------------------
 
-def _jsonl_records(path: Path, name: str, start: int = 0, end: int | None = None,
-                   first_line: int = 1) -> Iterator[Record]:
-    """The lines of a .jsonl file (or of the byte range start..end of it) as Records."""
-    with path.open("rb") as fh:
-        fh.seek(start)
-        remaining = end - start if end is not None else None
-        n = first_line - 1
-        for raw in fh:
-            n += 1
-            if remaining is not None:
-                if remaining <= 0:
-                    break
-                remaining -= len(raw)
-            try:
-                yield Record(name, n, _line_text(raw, n))
-            except UnicodeDecodeError as exc:
-                yield Record(name, n, _line_text(raw, n, "replace"),
-                             error=f"raden är inte UTF-8 (byte {exc.start})")
-
-
 def _line_text(raw: bytes, n: int, errors: str = "strict") -> str:
     """Line `n` of a .jsonl file as text: no line break, no BOM on the first line."""
     text = raw.decode("utf-8", errors).rstrip("\r\n")
     return text[1:] if n == 1 and text.startswith("\ufeff") else text
+
+
+def _jsonl_record(name: str, n: int, raw: bytes) -> Record:
+    """Line `n` of a .jsonl file as a Record (not UTF-8: a Record with its error)."""
+    try:
+        return Record(name, n, _line_text(raw, n))
+    except UnicodeDecodeError as exc:
+        return Record(name, n, _line_text(raw, n, "replace"), error=f"raden är inte UTF-8 (byte {exc.start})")
 
 
 def expand_paths(paths: Iterable[Path | str], suffixes: set[str]) -> list[Path]:
@@ -108,24 +96,12 @@ def expand_paths(paths: Iterable[Path | str], suffixes: set[str]) -> list[Path]:
     return out
 
 
-def records_of(path: Path, mapping: str | None = None) -> Iterator[Record]:
-    """The Records of one input file, whatever its format."""
-    name = str(path)
-    if path.suffix.lower() in JSONL_SUFFIXES:
-        return _jsonl_records(path, name)
-    from .importers import SUPPORTED_SUFFIXES, iter_source_records
-    if path.suffix.lower() in SUPPORTED_SUFFIXES:
-        return iter_source_records(path, mapping)
-    raise ScanError(f"{path}: okänt filformat {path.suffix!r} (.jsonl, .csv, .xlsx, .xes)")
-
-
-def _compact(order: int, event: Any) -> tuple[str, str]:
+def _compact(order: int, event: Any, day: dt.date, secs: int) -> tuple[str, str]:
     """The fields the engine needs, packed small: (case, JSON text).
 
     Text, not orjson's bytes: some orjson versions over-allocate each bytes object to
     4 KB, which for a million events is gigabytes.
     """
-    day, secs = parse_at(event.at)
     data = event.__dict__          # declared fields; plain dict access (no pydantic getattr)
     fields: dict[str, Any] = {}
     for name in ("meeting", "kind", "to", "attendees"):
@@ -151,34 +127,96 @@ class _Reading:
     inputs: list[dict[str, Any]] = field(default_factory=list)
 
 
-# A judged line: (BLANK,), (REJECT, file, line, reason, raw) or
-# (EVENT, file, line, raw, id, case, packed). Judging is the costly part; it can run in
-# reader processes, in pieces of a file. Everything that needs the whole input (duplicate
-# ids, grouping by case) happens in read_sources, in input order.
-BLANK, REJECT, EVENT = 0, 1, 2
-PARALLEL_READ_BYTES = 16 << 20    # a .jsonl file at least this big is judged in pieces
+@dataclass
+class Judged:
+    """Judged lines of one file (all of it or a stretch): the events as columns, the
+    rejects, the blank lines.
 
-
-def judge(records: Iterable[Record], file_no: int, keep_raw: bool = True) -> Iterator[tuple]:
-    """Each record as an event (packed for the engine), a reject, or a blank line.
-
-    Without `keep_raw` an event's raw line is left out (None): it is needed only when the
-    event turns out to be a duplicate, and then read again from the file (`_fill_raw`).
+    Judging is the costly part; it can run in reader processes, on pieces of a file.
+    Columns of plain strings and numbers are much cheaper to send between processes than
+    a tuple per line. Everything that needs the whole input (duplicate ids, grouping by
+    case) happens in `read_sources`, in input order.
     """
-    for rec in records:
+    n_lines: int = 0
+    blank: int = 0
+    lines: list[int] = field(default_factory=list)      # each accepted event: its line,
+    ids: list[str] = field(default_factory=list)        # its id,
+    cases: list[str] = field(default_factory=list)      # its case,
+    packed: list[str] = field(default_factory=list)     # its fields for the engine (_compact)
+    raws: list[str] | None = None                       # and its raw line (None: read it again when needed)
+    rejects: list[tuple[str, int, str, str]] = field(default_factory=list)   # (file, line, reason, raw)
+
+    def judge(self, rec: Record, file_no: int) -> None:
+        """Judge one record: an event, a reject or a blank line."""
+        self.n_lines += 1
         if rec.data is None and rec.error is None and not rec.raw.strip():
-            yield (BLANK,)
-            continue
+            self.blank += 1
+            return
         result = parse_record(rec)
         if isinstance(result, Reject):
-            yield (REJECT, rec.file, rec.line, result.reason, rec.raw)
-            continue
+            self.rejects.append((rec.file, rec.line, result.reason, rec.raw))
+            return
+        self.add(file_no, rec.line, result, parse_at(result.at), rec.raw)
+
+    def add(self, file_no: int, line: int, event: Any, when: tuple[dt.date, int], raw: str | None) -> None:
         # Input order as (file, line): ties within a case keep the order of the input.
-        case, packed = _compact(file_no << 32 | rec.line, result)
-        yield (EVENT, rec.file, rec.line, rec.raw if keep_raw else None, result.id, case, packed)
+        case, packed = _compact(file_no << 32 | line, event, *when)
+        self.lines.append(line)
+        self.ids.append(event.id)
+        self.cases.append(case)
+        self.packed.append(packed)
+        if self.raws is not None:
+            self.raws.append(raw)
 
 
-def read_sources(sources: Iterable[tuple[str, Iterable[tuple]]]) -> _Reading:
+def judge(records: Iterable[Record], file_no: int, part_lines: int = 50_000) -> Iterator[Judged]:
+    """Records of any format, judged in parts of `part_lines` lines."""
+    part = Judged(raws=[])
+    for rec in records:
+        part.judge(rec, file_no)
+        if part.n_lines >= part_lines:
+            yield part
+            part = Judged(raws=[])
+    if part.n_lines:
+        yield part
+
+
+def _judge_jsonl(name: str, file_no: int, start: int = 0, end: int | None = None,
+                 first_line: int = 1) -> Judged:
+    """The lines of a .jsonl file (or of its byte range start..end) judged.
+
+    A line that is a valid event takes the fast road (`parse_event_json` on the line's
+    text); any other line is judged as a Record like every other format, which gives the
+    reason for a reject. An event's raw line is left out: it is needed only when the event
+    turns out to be a duplicate, and then read again from the file (`_fill_raw`).
+    """
+    with open(name, "rb") as fh:
+        fh.seek(start)
+        data = fh.read() if end is None else fh.read(end - start)
+    raws = data.split(b"\n")
+    if raws[-1] == b"":
+        raws.pop()               # the line break that ends the last line starts no line
+    del data
+    part = Judged()
+    add = part.add
+    for n, raw in enumerate(raws, start=first_line):
+        try:
+            text = raw.rstrip(b"\r").decode()
+            if n == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+        except UnicodeDecodeError:
+            parsed = None
+        else:
+            parsed = parse_event_json(text)
+        if parsed is None:
+            part.judge(_jsonl_record(name, n, raw), file_no)   # says why, or finds it blank
+        else:
+            add(file_no, n, parsed[0], parsed[1], None)
+    part.n_lines = len(raws)
+    return part
+
+
+def read_sources(sources: Iterable[tuple[str, Iterable[Judged]]]) -> _Reading:
     """Account for every judged line of every source, in input order.
 
     A later event with an id already accepted is rejected, naming where the first one was.
@@ -189,28 +227,41 @@ def read_sources(sources: Iterable[tuple[str, Iterable[tuple]]]) -> _Reading:
     seen: dict[str, int] = {}          # event id -> source number << 32 | line
     gc.freeze()    # what exists now is never garbage: keep the collector off it
     try:
-        for name, items in sources:
+        for name, parts in sources:
             names.append(name)
             file_no = len(names) - 1
             lines = 0
-            for item in items:
-                lines += 1
-                kind = item[0]
-                if kind == BLANK:
-                    counts["blank"] += 1
-                elif kind == REJECT:
-                    rejects.append({"file": item[1], "line": item[2], "reason": item[3], "raw": item[4]})
+            for part in parts:
+                lines += part.n_lines
+                counts["blank"] += part.blank
+                found = [{"file": f, "line": n, "reason": why, "raw": raw} for f, n, why, raw in part.rejects]
+                ids = part.ids
+                if len(set(ids)) == len(ids) and seen.keys().isdisjoint(ids):
+                    # The common case, in a few passes of C code: no id seen before.
+                    seen.update(zip(ids, map((file_no << 32).__or__, part.lines)))
+                    accepted: Iterable[tuple[str, str]] = zip(part.cases, part.packed)
+                    counts["events"] += len(ids)
                 else:
-                    _, file, line, raw, eid, case, packed = item
-                    first = seen.get(eid)
-                    if first is not None:
-                        rejects.append({"file": file, "line": line, "raw": raw, "reason":
-                                        f"fält 'id': händelse-id {eid!r} finns redan "
-                                        f"({names[first >> 32]}, rad {first & 0xFFFFFFFF})"})
-                        continue
-                    seen[eid] = file_no << 32 | line
-                    cases.setdefault(case, []).append(packed)
-                    counts["events"] += 1
+                    keep = []
+                    for i, (eid, line) in enumerate(zip(ids, part.lines)):
+                        first = seen.get(eid)
+                        if first is not None:
+                            found.append({"file": name, "line": line,
+                                          "raw": part.raws[i] if part.raws is not None else None,
+                                          "reason": f"fält 'id': händelse-id {eid!r} finns redan "
+                                                    f"({names[first >> 32]}, rad {first & 0xFFFFFFFF})"})
+                            continue
+                        seen[eid] = file_no << 32 | line
+                        keep.append(i)
+                    accepted = [(part.cases[i], part.packed[i]) for i in keep]
+                    counts["events"] += len(keep)
+                for case, packed in accepted:
+                    events = cases.get(case)
+                    if events is None:
+                        cases[case] = [packed]
+                    else:
+                        events.append(packed)
+                rejects.extend(sorted(found, key=lambda r: r["line"]))
             counts["lines"] += lines
             got.inputs.append({"path": name, "lines": lines})
     finally:
@@ -239,6 +290,10 @@ def _fill_raw(rejects: list[dict[str, Any]]) -> None:
             raise _unreadable(name, exc) from None
 
 
+PARALLEL_READ_BYTES = 16 << 20    # a .jsonl file at least this big is judged by reader processes
+PIECE_BYTES = 16 << 20            # read alone, a .jsonl file is judged in pieces of about this size
+
+
 def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1) -> _Reading:
     """Read every line of every input file (any supported format).
 
@@ -250,16 +305,18 @@ def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1)
             nonlocal pool
             for file_no, path in enumerate(paths):
                 name = str(path)
-                big = (workers > 1 and path.suffix.lower() in JSONL_SUFFIXES
-                       and path.stat().st_size >= PARALLEL_READ_BYTES)
-                if big:
+                if path.suffix.lower() not in JSONL_SUFFIXES:
+                    yield name, judge(_readable(path, _source_records(path, mapping)), file_no)
+                    continue
+                size = _size(path)
+                if workers > 1 and size >= PARALLEL_READ_BYTES:
                     if pool is None:
                         import multiprocessing as mp
                         from concurrent.futures import ProcessPoolExecutor
                         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-                    yield name, _judged_in_pieces(pool, path, file_no, workers)
+                    yield name, _judged_in_pieces(pool, path, file_no, workers * 4)
                 else:
-                    yield name, judge(_readable(path, records_of(path, mapping)), file_no)
+                    yield name, _judged_in_pieces(None, path, file_no, -(-size // PIECE_BYTES))
         got = read_sources(sources())
     finally:
         if pool is not None:
@@ -269,19 +326,37 @@ def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1)
     return got
 
 
-def _judged_in_pieces(pool: Any, path: Path, file_no: int, parts: int) -> Iterator[tuple]:
-    """The judged lines of a large .jsonl file, judged in pieces in parallel, in order."""
+def _source_records(path: Path, mapping: str | None) -> Iterator[Record]:
+    """The Records of an export in another format (CSV, Excel, XES)."""
+    from .importers import SUPPORTED_SUFFIXES, iter_source_records
+    if path.suffix.lower() in SUPPORTED_SUFFIXES:
+        return iter_source_records(path, mapping)
+    raise ScanError(f"{path}: okänt filformat {path.suffix!r} (.jsonl, .csv, .xlsx, .xes)")
+
+
+def _size(path: Path) -> int:
     try:
-        pieces = _pieces(path, parts * 4)
+        return path.stat().st_size
     except OSError as exc:
         raise _unreadable(path, exc) from None
-    futures = [pool.submit(_judge_piece, str(path), file_no, start, end, first_line)
-               for start, end, first_line in pieces]
-    for fut in futures:
-        try:
-            yield from fut.result()
-        except OSError as exc:
-            raise _unreadable(path, exc) from None
+
+
+def _judged_in_pieces(pool: Any, path: Path, file_no: int, parts: int) -> Iterator[Judged]:
+    """The judged pieces of a .jsonl file, in order: by the reader processes of `pool`
+    in parallel, or one after the other in this process (pool None)."""
+    name = str(path)
+    try:
+        pieces = _pieces(path, max(1, parts))
+        if pool is None:
+            for start, end, first_line in pieces:
+                yield _judge_jsonl(name, file_no, start, end, first_line)
+            return
+        futures = [pool.submit(_judge_jsonl, name, file_no, start, end, first_line)
+                   for start, end, first_line in pieces]
+        for fut in futures:
+            yield fut.result()
+    except OSError as exc:
+        raise _unreadable(path, exc) from None
 
 
 def _pieces(path: Path, n: int) -> list[tuple[int, int, int]]:
@@ -303,11 +378,6 @@ def _pieces(path: Path, n: int) -> list[tuple[int, int, int]]:
             fh.seek(start)
             line += fh.read(end - start).count(b"\n")
     return pieces
-
-
-def _judge_piece(name: str, file_no: int, start: int, end: int, first_line: int) -> list[tuple]:
-    """In a reader process: judge the lines of one byte range of a .jsonl file."""
-    return list(judge(_jsonl_records(Path(name), name, start, end, first_line), file_no, keep_raw=False))
 
 
 def _readable(path: Path, records: Iterator[Record]) -> Iterator[Record]:

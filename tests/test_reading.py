@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import compliance.scan as scan
+from compliance.events import Reject, parse_at, parse_event_json, parse_record
+from compliance.records import Record
 from helpers import ROOT, ev
 
 
@@ -70,3 +74,87 @@ def test_a_scan_read_in_pieces_gives_the_same_findings(tmp_path, monkeypatch):
     parallel = scan.run_scan(logs, dt.date(2025, 12, 31), workers=2)
     assert parallel.findings == serial.findings and parallel.findings
     assert parallel.rejects == serial.rejects and parallel.counts == serial.counts
+
+
+# --- the fast road for .jsonl lines is the same judge -------------------------------------
+
+def _generic(path, file_no=0):
+    """A .jsonl file judged line by line as Records, the way every other format is."""
+    lines = path.read_bytes().split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    parts = list(scan.judge((scan._jsonl_record(str(path), n, raw) for n, raw in enumerate(lines, 1)),
+                            file_no, part_lines=10 ** 9))
+    return parts[0] if parts else scan.Judged(raws=[])
+
+
+def _columns(part):
+    return (part.n_lines, part.blank, part.lines, part.ids, part.cases, part.packed, part.rejects)
+
+
+TRICKY = [
+    "\ufeff" + ev("b1", "case.opened", "2025-01-01"),          # BOM, first line only
+    ev("r1", "consent.given", "2025-03-30T01:30:00Z") + "\r",   # CRLF line end; DST day
+    ev("r2", "consent.given", "2025-03-30T23:30:00Z") + "\r\r",
+    "\u00a0 \t",                                               # only white space (no-break space)
+    "\ufeff",
+    ev("t1", "case.opened", "2025-02-29"),
+    ev("t2", "case.opened", "2025-01-01T10:00:00+18:00"),
+    ev("t3", "case.opened", "2025-01-01t10:00:00+01:00"),
+    ev("t4", "case.opened", "2025-01-01 10:00"),
+    ev("t5", "case.opened", "2025-01-01T10"),
+    '{"id": "t6", "case": "K1", "type": "case.opened", "at": [2025]}',
+    '{"id": "t7", "case": "K1", "type": "case.opened", "at": null}',
+    '{"id": "t8", "case": "K1", "type": "case.opened", "at": "2025-01-01", "at": "2025-13-01"}',
+    '{"id": "t9", "case": "K1", "type": "meeting.held", "at": "2025-02-30", "meeting": 5}',
+    ev("t10", "meeting.scheduled", "2025-01-01", meeting="M", kind="sip", date="2025-01-01T00:00"),
+    ev("t11", "case.opened", "2025-01-01", child={"gender": "female", "extra": [1, {"x": "åäö"}]}),
+    ev("t12", "case.opened", "2025-01-01", unit=None, note="\u2028 \ud7ff"),
+    ev("b1", "case.closed", "2025-06-01"),                     # duplicate of line 1
+    "null", "[]", "1e400", '"\\ud800"',
+]
+
+
+def test_the_fast_road_judges_every_line_as_the_record_road_does(tmp_path):
+    path = _awkward_log(tmp_path, final_newline=False)
+    tricky = tmp_path / "tricky.jsonl"
+    tricky.write_bytes("\n".join(TRICKY).encode("utf-8", "surrogatepass") + b"\n\xc3\n")
+    for log in (path, tricky, ROOT / "fixtures" / "log" / "bad-lines.jsonl",
+                ROOT / "fixtures" / "log" / "cases.jsonl"):
+        assert _columns(scan._judge_jsonl(str(log), 3)) == _columns(_generic(log, 3)), log
+    part = scan._judge_jsonl(str(tricky), 0)
+    assert part.ids[:3] == ["b1", "r1", "r2"] and part.blank == 1     # "\ufeff" alone is not blank
+    assert part.n_lines == len(TRICKY) + 1
+
+
+event_fields = st.fixed_dictionaries({
+    "id": st.sampled_from(["e1", "", 7]),
+    "case": st.sampled_from(["K1", None]),
+    "type": st.sampled_from(["case.opened", "meeting.held", "meeting.scheduled", "consent.given", "x"]),
+    "at": st.one_of(st.sampled_from(["2025-01-01", "2024-02-29", "2025-02-29", "2025-03-30T02:30:00",
+                                     "2025-10-26T00:30:00Z", "2025-06-19T23:59:59+02:00", "2025-1-1",
+                                     "2025-01-01T10:00:00+24:00", "", "2025-01-01Z"]),
+                    st.integers(), st.lists(st.integers(), max_size=1), st.none()),
+}, optional={
+    "unit": st.sampled_from(["soc", None, 3]),
+    "meeting": st.sampled_from(["M1", "", 1]),
+    "kind": st.sampled_from(["sip", "bus_individ", "other", None]),
+    "date": st.sampled_from(["2025-01-02", "2025-02-30", "2025-01-02T10:00", 20250102]),
+    "attendees": st.sampled_from([["soc", "bup"], [], "soc", [1], None]),
+    "child": st.sampled_from([{"gender": "male"}, {"gender": "boy"}, "x", None]),
+    "extra": st.sampled_from([1, "x", [None], {"a": 1}]),
+})
+
+
+@settings(max_examples=400, deadline=None)
+@given(event_fields)
+def test_fast_and_record_roads_accept_the_same_lines_with_equal_events(data):
+    text = json.dumps(data)
+    fast = parse_event_json(text)
+    full = parse_record(Record("f", 1, text))
+    if fast is None:
+        assert isinstance(full, Reject)
+    else:
+        assert not isinstance(full, Reject)
+        assert fast[0].model_dump() == full.model_dump() and type(fast[0]).__name__ == type(full).__name__
+        assert fast[1] == parse_at(full.at)
