@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from .dates_sv import date_sv
+from .dates_sv import date_sv, day_texts
 from .privacy import redact, safe_name
 from .units import Unit, unit_label
 from .vocabulary import EVENT_NAMES_SV, RECIPIENT_SV
@@ -51,6 +51,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
         if f["status"] == "violation":
             groups.setdefault((f["case"], f["unit"] or ""), []).append(f)
     contexts = []
+    _, as_of_iso, as_of_sv = day_texts(as_of.toordinal())
     for (case, unit_id), items in sorted(groups.items()):
         reporter = initiator.get(case)
         reporting = _unit(units, reporter) if reporter and reporter != unit_id else {
@@ -69,7 +70,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
         timeline.sort(key=lambda e: (e["date"], e["time"] or "", e["id"]))
         contexts.append({
             "filename": f"{safe_name(case)}__{safe_name(unit_id)}",
-            "case": case, "date": as_of.isoformat(), "date_sv": date_sv(as_of),
+            "case": case, "date": as_of_iso, "date_sv": as_of_sv,
             "reporting_unit": reporting, "receiving_unit": _unit(units, unit_id),
             "bus_secretariat": cooperation.get("bus_secretariat", ""),
             "steering_group_convener": cooperation.get("steering_group_convener", ""),
@@ -127,6 +128,9 @@ class DraftWriter:
         self.folder = Path(folder)
         self._prefix = os.path.join(str(self.folder), "")     # file names are joined to it
         self.template = environment().get_template("avvikelse.md.j2")
+        # A template's globals are a ChainMap over the environment's, copied (in Python,
+        # key by key) into every render's context: as a plain dict they cost far less.
+        self.template.globals = dict(self.template.globals)
         self.sources = rule_sources(rules)
         self.units, self.cooperation, self.as_of = units, cooperation, as_of
 

@@ -224,7 +224,7 @@ class _Worker:
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return b"".join(orjson.dumps(r) + b"\n" for r in rows)
+    return b"".join([orjson.dumps(r, option=orjson.OPT_APPEND_NEWLINE) for r in rows])
 
 
 def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:
@@ -291,7 +291,7 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
     assert _WORKER is not None
     findings, evidence, summaries, tally, drafts, errors = [], [], [], [], [], []
     for case, packed in batch:
-        events = [tuple(orjson.loads(p)) for p in packed]
+        events = orjson.loads("[" + ",".join(packed) + "]")    # CompactEvents, as lists
         try:
             r = _WORKER.evaluate(case, events)
         except Exception as exc:  # an action or a fact that failed: this case, not the scan

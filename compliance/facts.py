@@ -26,9 +26,9 @@ from typing import Any
 
 from . import calendar as vardagar
 
-# A compact event, as the workers receive it (cheap to pickle):
-# (order, id, type, date ordinal, seconds or -1, unit, fields)
-CompactEvent = tuple[int, str, str, int, int, str | None, dict[str, Any]]
+# A compact event, as the workers receive it (a JSON array, decoded as a list):
+# [order, id, type, date ordinal, seconds or -1, unit, fields]
+CompactEvent = list[Any]
 
 
 @dataclass

@@ -33,9 +33,8 @@ def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[
         actual, actual_iso, actual_sv = None, None, ""
         until, template = as_of, meta["message_open"]
     days_late = (until - due).days
-    values = dict(meta.get("params", {}))
-    values.update(meeting=raw.get("meeting") or "", unit=raw.get("unit") or "", due=due_sv,
-                  actual=actual_sv, case=raw["case"], days_late=days_late)
+    values = {**meta.get("params", {}), "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
+              "due": due_sv, "actual": actual_sv, "case": raw["case"], "days_late": days_late}
     return {
         "rule": raw["rule"], "case": raw["case"], "status": raw["status"],
         "event": raw.get("event"), "meeting": raw.get("meeting"), "unit": raw.get("unit"),

@@ -8,6 +8,7 @@ through `clean_text`, which blanks anything shaped like one.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 # 10 or 12 digits, optionally with '-' or '+' before the last four (YYMMDD-NNNN,
@@ -64,7 +65,9 @@ def clean(obj: Any) -> Any:
 _UNSAFE_NAME_RE = re.compile(r"[^\w.-]+")
 
 
+@lru_cache(maxsize=65536)
 def safe_name(text: str | None) -> str:
-    """A file-name stem from an id that may come from a hostile export."""
+    """A file-name stem from an id that may come from a hostile export (cached: unit ids
+    recur in every draft's file name)."""
     name = _UNSAFE_NAME_RE.sub("_", clean_text(text or "")).strip("._")
     return name[:120] or "utan-id"
