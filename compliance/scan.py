@@ -291,7 +291,7 @@ def _fill_raw(rejects: list[dict[str, Any]]) -> None:
 
 
 PARALLEL_READ_BYTES = 16 << 20    # a .jsonl file at least this big is judged by reader processes
-PIECE_BYTES = 16 << 20            # read alone, a .jsonl file is judged in pieces of about this size
+PIECE_BYTES = 16 << 20            # a piece is about this size at most: a reader holds one at a time
 
 
 def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1) -> _Reading:
@@ -314,7 +314,7 @@ def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1)
                         import multiprocessing as mp
                         from concurrent.futures import ProcessPoolExecutor
                         pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-                    yield name, _judged_in_pieces(pool, path, file_no, workers * 4)
+                    yield name, _judged_in_pieces(pool, path, file_no, max(workers * 4, -(-size // PIECE_BYTES)))
                 else:
                     yield name, _judged_in_pieces(None, path, file_no, -(-size // PIECE_BYTES))
         got = read_sources(sources())
