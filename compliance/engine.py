@@ -322,14 +322,48 @@ class EngineResult:
     retried_batches: int = 0
 
 
-def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: dt.date,
-              workers: int = 2, progress: Any = None, warn_days: int = 5,
-              drafts: Any = None) -> EngineResult:
-    """Decide every case in worker processes; never lose one to a crash."""
+def _init_args(rules: list[Rule], as_of: dt.date, warn_days: int, drafts: Any) -> tuple:
+    """What each worker process is started with (see _Worker)."""
     definition, plans = compile_rules(rules)
     meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
                    "params": r.params} for r in rules}
-    init_args = (json.dumps(definition), plans, as_of, meta, warn_days, drafts)
+    return (json.dumps(definition), plans, as_of, meta, warn_days, drafts)
+
+
+@dataclass
+class StartedWorkers:
+    """Worker processes forked ahead of the cases (`start_workers`)."""
+    pool: ProcessPoolExecutor
+    init_args: tuple
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def start_workers(rules: list[Rule], as_of: dt.date, workers: int = 2, warn_days: int = 5,
+                  drafts: Any = None) -> StartedWorkers:
+    """Fork the worker processes now, before the log is read.
+
+    A forked process maps all the memory its parent has at the fork. Forked after reading,
+    each worker's resident memory included the main process's whole read log (hundreds of
+    MB at a million events); forked first, a worker holds only what it uses.
+    """
+    init_args = _init_args(rules, as_of, warn_days, drafts)
+    pool = _pool(max(1, workers), init_args)
+    pool.submit(int).result()   # the first task forks every worker of a fork-context pool
+    return StartedWorkers(pool, init_args)
+
+
+def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: dt.date,
+              workers: int = 2, progress: Any = None, warn_days: int = 5,
+              drafts: Any = None, started: StartedWorkers | None = None) -> EngineResult:
+    """Decide every case in worker processes; never lose one to a crash.
+
+    With `started` (from `start_workers` with the same arguments) the first round of
+    batches runs in those workers; otherwise they are forked here.
+    """
+    init_args = started.init_args if started is not None else _init_args(rules, as_of, warn_days, drafts)
+    first_pool = started.pool if started is not None else None
     batches = list(_chunks(cases, BATCH_CASES))
     decided: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
@@ -346,8 +380,11 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
             progress(sum(len(p) for _, p in batch))
 
     # Batches in parallel; a batch whose worker died is split in halves and run again.
+    if not batches and first_pool is not None:
+        first_pool.shutdown()
     while batches:
-        failed = _run_pool(batches, workers, init_args, collect)
+        failed = _run_pool(batches, workers, init_args, collect, first_pool)
+        first_pool = None
         batches = []
         for batch in failed:
             retried += 1
@@ -377,18 +414,24 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
                         sorted(errors, key=lambda e: e["case"]), retried)
 
 
-def _run_pool(batches: list[list], workers: int, init_args: tuple,
-              collect: Any) -> list[list]:
-    """Run batches in a fresh pool of worker processes; return those whose worker died."""
-    import gc
+def _pool(workers: int, init_args: tuple) -> ProcessPoolExecutor:
     import multiprocessing as mp
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
+                               initializer=_init_worker, initargs=init_args)
+
+
+def _run_pool(batches: list[list], workers: int, init_args: tuple,
+              collect: Any, pool: ProcessPoolExecutor | None = None) -> list[list]:
+    """Run batches in `pool`, else in a fresh pool of worker processes; return the
+    batches whose worker died."""
     failed = []
-    # Forked workers share the parent's memory until they write to it; a collection in a
-    # worker would touch every inherited object. Frozen objects are never collected.
-    gc.freeze()
-    with ProcessPoolExecutor(max_workers=max(1, min(workers, len(batches))),
-                             mp_context=mp.get_context("fork"),
-                             initializer=_init_worker, initargs=init_args) as pool:
+    if pool is None:
+        import gc
+        # Forked workers share the parent's memory until they write to it; a collection in
+        # a worker would touch every inherited object. Frozen objects are never collected.
+        gc.freeze()
+        pool = _pool(max(1, min(workers, len(batches))), init_args)
+    with pool:
         futures = {pool.submit(_run_batch, b): b for b in batches}
         try:
             for fut in as_completed(futures):

@@ -22,7 +22,7 @@ import orjson
 
 from . import __version__
 from . import calendar as vardagar
-from .engine import run_cases
+from .engine import StartedWorkers, run_cases, start_workers
 from .events import Reject, parse_at, parse_event_json, parse_record
 from .records import Record
 from .rules import Rule, load_rules, rules_digest
@@ -404,9 +404,9 @@ def _sha256(path: Path) -> str:
 
 def _decide(cases: dict[str, list[str]], rules: list[Rule], as_of: dt.date, workers: int,
             progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5,
-            drafts: Any = None) -> None:
+            drafts: Any = None, started: StartedWorkers | None = None) -> None:
     engine = run_cases(sorted(cases.items()), rules, as_of, workers=workers, progress=progress,
-                       warn_days=warn_days, drafts=drafts)
+                       warn_days=warn_days, drafts=drafts, started=started)
     # The findings of a case come sorted from its worker and findings.jsonl sorts by case
     # first: the cases in order give the whole file in order.
     result.findings_lines = engine.findings
@@ -448,22 +448,27 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     out = Path(out_dir) if out_dir is not None else None
     tmp = _fresh_folder(out) if out is not None else None
     clock = _PhaseClock()
+    started = None
     try:
         workers = workers or min(2, os.cpu_count() or 1)
-        got = read_events(files, mapping, workers)
-        clock("reading")
-        cases, counts = got.cases, got.counts
-        result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
-                            rules=rules)
         drafts = None
         if tmp is not None:
             from .deviations import DraftWriter
             (tmp / "deviations").mkdir()
             drafts = DraftWriter(tmp / "deviations", rules, units, cooperation, as_of)
+        # The engine's workers are forked before reading, while this process is small.
+        started = start_workers(rules, as_of, workers, warn_days, drafts)
+        got = read_events(files, mapping, workers)
+        clock("reading")
+        cases, counts = got.cases, got.counts
+        result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
+                            rules=rules)
         bar = progress_factory(counts["events"]) if progress_factory else None
         from .deviations import DraftWriteError
         try:
-            _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days, drafts)
+            workers_now, started = started, None     # run_cases owns them from here
+            _decide(cases, rules, as_of, workers, bar.update if bar else None, result, warn_days,
+                    drafts, workers_now)
         except DraftWriteError as exc:
             raise ScanError(f"utkasten kan inte skrivas: {exc}") from None
         if bar:
@@ -473,6 +478,8 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
             write_outputs(result, out, tmp, units_path, report=report)
             clock("writing outputs")
     except BaseException:
+        if started is not None:
+            started.close()
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -145,3 +145,20 @@ def test_a_draft_that_cannot_be_written_fails_the_scan_not_the_case(tmp_path):
     assert "utkasten kan inte skrivas" in str(info.value)
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
+
+
+def test_workers_started_before_reading_survive_a_crash_too(tmp_path, monkeypatch):
+    """`run_scan` forks its workers before it reads the log; a crash in one of them is
+    handled like any other: the case is reported, every other case decided, all drafts written."""
+    from compliance.scan import run_scan
+    log = tmp_path / "log.jsonl"
+    lines = []
+    for n in range(150):
+        lines += _invitation_case(f"S{n:03d}", "2025-03-11")
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    monkeypatch.setenv(FAULT_ENV, "S077")
+    result = run_scan([log], dt.date(2025, 12, 31), out_dir=tmp_path / "out", workers=2)
+    assert [e["case"] for e in result.errors] == ["S077"]
+    assert {f["case"] for f in result.findings} == {f"S{n:03d}" for n in range(150)} - {"S077"}
+    drafts = sorted(p.name.split("__")[0] for p in (tmp_path / "out" / "deviations").iterdir())
+    assert drafts == sorted(f"S{n:03d}" for n in range(150) if n != 77)
