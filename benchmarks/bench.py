@@ -208,9 +208,10 @@ def file_creation_us(workdir: Path, n: int = 2000) -> float:
     """Microseconds to create one small file here now: a probe of the file system's state.
 
     A scan of a million events creates 123 000 draft files. On this VM's ext4 one creation
-    took about 35 us on a settled file system but up to 300 us for minutes after a mass
-    deletion, which alone can add half a minute of system time to a scan. The probe's files
-    stay until the end (deleting them would disturb the next run).
+    took about 35 us on a settled file system but 300-1100 us for about 5.5 minutes after
+    a mass deletion (ext4 steps past recently deleted inodes: docs/decisions.md), which
+    alone can add half a minute of system time to a scan. The probe's files stay until the
+    end (deleting them would disturb the next run).
     """
     folder = os.path.join(tempfile.mkdtemp(prefix="probe-", dir=workdir), "")
     data = b"x" * 2500
