@@ -20,6 +20,7 @@ import orjson
 import pendulum
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, create_model
 
+from . import calendar as vardagar
 from .records import Record
 from .vocabulary import EVENT_TYPES
 
@@ -38,15 +39,17 @@ def parse_at(value: str) -> tuple[dt.date, int]:
         raise ValueError("datum saknas")
     if len(value) == 10:
         try:
-            return dt.date.fromisoformat(value), -1
+            day = dt.date.fromisoformat(value)
         except ValueError:
             raise ValueError(f"ogiltigt datum {value!r}") from None
+        return _in_calendar(day, value), -1
     if len(value) < 16 or value[10] not in "Tt ":
         raise ValueError(f"ogiltig tidpunkt {value!r} (ISO 8601 väntas)")
     try:
         stamp = dt.datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"ogiltig tidpunkt {value!r}") from None
+    _in_calendar(stamp, value)     # before converting: year 1 or 9999 overflows there
     if stamp.tzinfo is None:
         local = stamp  # naive = Stockholm local time (event-log.md)
     else:
@@ -54,7 +57,15 @@ def parse_at(value: str) -> tuple[dt.date, int]:
         if offset is None or abs(offset) >= dt.timedelta(hours=18):
             raise ValueError(f"orimlig tidszon i {value!r}")
         local = stamp.astimezone(STOCKHOLM)
-    return local.date(), local.hour * 3600 + local.minute * 60 + local.second
+    return _in_calendar(local.date(), value), local.hour * 3600 + local.minute * 60 + local.second
+
+
+def _in_calendar(day: dt.date, value: str) -> dt.date:
+    """The day, if the business-day calendar knows its year (deadlines are counted in it)."""
+    if not vardagar.MIN_YEAR <= day.year <= vardagar.MAX_YEAR:
+        raise ValueError(f"{value!r} ligger utanför kalendern för vardagar (åren "
+                         f"{vardagar.MIN_YEAR}–{vardagar.MAX_YEAR})")
+    return day
 
 
 def _iso_date(value: Any) -> dt.date:
@@ -76,7 +87,14 @@ def _at(value: Any) -> str:
     return value
 
 
+def _calendar_date(value: Any) -> dt.date:
+    """A plain ISO date that the business-day calendar knows (a meeting's planned date)."""
+    day = _iso_date(value)
+    return _in_calendar(day, day.isoformat())
+
+
 IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+CalendarDate = Annotated[dt.date, BeforeValidator(_calendar_date)]
 At = Annotated[str, BeforeValidator(_at)]
 NonEmpty = Annotated[str, Field(min_length=1)]
 
@@ -122,13 +140,13 @@ class MeetingScheduled(_Base):
     type: Literal["meeting.scheduled"]
     meeting: NonEmpty
     kind: MeetingKind
-    date: IsoDate
+    date: CalendarDate
 
 
 class MeetingRescheduled(_Base):
     type: Literal["meeting.rescheduled"]
     meeting: NonEmpty
-    date: IsoDate
+    date: CalendarDate
 
 
 class MeetingCancelled(_Base):

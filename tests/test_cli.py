@@ -77,6 +77,10 @@ def test_bad_lines_are_rejected_and_the_rest_is_scanned(tmp_path):
         b'{"id": "x7", "case": "B1", "type": "case.opened", "at": [2025]}',   # wrong types of `at`
         b'{"id": "x8", "case": "B1", "type": "case.opened", "at": {"d": 1}}',
         b'{"id": "x9", "case": "B1", "type": "case.opened", "at": 20250301}',
+        ev("y1", "case.opened", "1900-01-05", case="B1").encode(),     # years the calendar lacks
+        ev("y2", "case.opened", "0001-01-01T00:00:00+01:00", case="B1").encode(),
+        ev("y3", "meeting.scheduled", "2025-01-02", case="B1", meeting="M9", kind="sip",
+           date="9999-12-31").encode(),
     ]) + b"\n")
     out = tmp_path / "out"
     proc = run("scan", str(log), "--as-of", "2025-12-31", "--out", str(out))
@@ -84,16 +88,17 @@ def test_bad_lines_are_rejected_and_the_rest_is_scanned(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rejects = [json.loads(l) for l in (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
     by_line = {r["line"]: r["reason"] for r in rejects}
-    assert sorted(by_line) == [1, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]
+    assert sorted(by_line) == [1, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]
     assert "JSON" in by_line[1] and "UTF-8" in by_line[3] and "objekt" in by_line[4]
     assert "'id'" in by_line[6] and "rad 2" in by_line[6]
     assert "'at'" in by_line[7] and "2025-02-30" in by_line[7]
     assert "'at'" in by_line[8]
     assert "'attendees'" in by_line[9] and "'type'" in by_line[10] and "'case'" in by_line[11]
-    assert all("fält 'at'" in by_line[n] for n in (13, 14, 15))
+    assert all("fält 'at'" in by_line[n] for n in (13, 14, 15, 16, 17))
+    assert all("utanför kalendern" in by_line[n] for n in (16, 17, 18)) and "fält 'date'" in by_line[18]
     assert all(r["file"] == str(log) and "raw" in r for r in rejects)
     counts = json.loads((out / "manifest.json").read_text(encoding="utf-8"))["counts"]
-    assert counts == {**counts, "lines": 15, "events": 1, "rejects": 13, "blank": 1}
+    assert counts == {**counts, "lines": 18, "events": 1, "rejects": 16, "blank": 1}
     # The one good line was scanned: a meeting with no consent.
     findings = [json.loads(l) for l in (out / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [f["rule"] for f in findings] == ["consent-before-meeting"]
