@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import orjson
@@ -23,7 +24,7 @@ KEY_ENV = "COMPLIANCE_PSEUDONYM_KEY"
 MIN_KEY_BYTES = 16
 
 
-def _fail(msg: str) -> "NoReturn":  # noqa: F821
+def _fail(msg: str) -> NoReturn:
     click.echo(f"compliance: {' '.join(str(msg).split())}", err=True)
     sys.exit(1)
 
