@@ -9,9 +9,10 @@ How a scan uses durable-rules 2.0.28 (see docs/durable-rules-notes.md for the me
   negation, never `|` (or) inside a join, which crashes the C engine.
 - Each rule starts with its own trigger fact, asserted *last*, so that every blocking
   fact of a `none()` is already there when the rule is first tried.
-- A case's facts are asserted in one call into a session slot (`sid` 0..SLOTS-1, reused),
-  the actions are drained, and the facts are retracted again: at most SLOTS live sessions,
-  no `delete_state` (which crashes after `none()`), no timers (the as-of date is a fact).
+- A case's facts are asserted in one call into the worker's one session (`sid` "0",
+  reused for every case), the actions are drained, and the facts are retracted again: one
+  live session, no `delete_state` (which crashes after `none()`), no timers (the as-of
+  date is a fact). One session was faster than several used in turn (docs/decisions.md).
 - The engine's C code can still crash on some rule shapes. It runs in worker processes; a
   batch whose worker died is run again in smaller batches, down to one case, and a case
   that still crashes is reported as an error. No case is ever lost silently.
@@ -37,8 +38,7 @@ from .dates_sv import day_texts
 from .findings import finalize, sort_key
 from .rules import Condition, Expr, Rule, parse_expr
 
-SLOTS = 1              # live session slots per worker: one, reused for every case, was fastest
-                       # (its memory stays in the CPU's caches); 100 took about 15 % more CPU
+SESSION = "0"          # the one durable-rules session of a worker, reused for every case
 BATCH_CASES = 100      # cases per task sent to a worker
 FAULT_ENV = "COMPLIANCE_FAULT_CASE"   # test hook: a worker crashes on this case id
 
@@ -140,7 +140,7 @@ def _evaluate(expr: Expr, match: dict[str, dict[str, Any]], params: dict[str, An
 # --- the worker ---------------------------------------------------------------------------
 
 class _Worker:
-    """One durable-rules ruleset in one process, with its reusable session slots."""
+    """One durable-rules ruleset in one process, with its one reusable session."""
 
     def __init__(self, definition_json: str, plans: dict[str, Plan], as_of: dt.date,
                  rules_meta: dict[str, dict[str, Any]], warn_days: int, drafts: Any = None):
@@ -154,23 +154,19 @@ class _Worker:
         self.notice_params = rules_meta.get("invitation-notice", {}).get("params", {})
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.rules_meta = rules_meta
-        # The trigger facts of each session slot, as JSON list items (asserted last).
-        self.triggers = {
-            str(slot): orjson.dumps([{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal(),
-                                      "horizon": horizon, "sid": str(slot)}
-                                     for k, name in enumerate(plans)])[1:-1]
-            for slot in range(SLOTS)}
-        self.slot = itertools.cycle(range(SLOTS))
+        # The trigger facts, one per compiled rule, as JSON list items (asserted last).
+        self.triggers = orjson.dumps([{"id": f"trig{k}", "t": "trig", "r": name, "asof": as_of.toordinal(),
+                                       "horizon": horizon, "sid": SESSION}
+                                      for k, name in enumerate(plans)])[1:-1]
         self.fault_case = os.environ.get(FAULT_ENV)
         self.drafts = drafts      # a deviations.DraftWriter, or None (no drafts)
 
     def evaluate(self, case: str, events: list[Any]) -> dict[str, Any]:
         if self.fault_case and case == self.fault_case:
             os.kill(os.getpid(), signal.SIGSEGV)   # test hook: behave like a C-engine crash
-        sid = str(next(self.slot))
-        cf = build_case_facts(case, events, self.as_of, self.clock_params, self.notice_params, sid)
+        cf = build_case_facts(case, events, self.as_of, self.clock_params, self.notice_params, SESSION)
         evidence_of = cf.evidence
-        matches = self._run(orjson.dumps(cf.facts)[1:-1], self.triggers[sid])
+        matches = self._run(orjson.dumps(cf.facts)[1:-1], self.triggers)
         # Evidence in time order, ties by id: the same whatever order the input came in.
         when = {e[1]: (e[3], e[4], e[1]) for e in cf.events} if matches else {}
         order = when.__getitem__      # every evidence id is an event of the case
@@ -363,7 +359,7 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
     batches runs in those workers; otherwise they are forked here.
     """
     init_args = started.init_args if started is not None else _init_args(rules, as_of, warn_days, drafts)
-    first_pool = started.pool if started is not None else None
+    first_pool = started.pool if started is not None else None    # None: _run_pool forks
     batches = list(_chunks(cases, BATCH_CASES))
     decided: list[dict[str, Any]] = []
     errors: list[dict[str, str]] = []
@@ -379,12 +375,10 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
         if progress is not None:
             progress(sum(len(p) for _, p in batch))
 
-    # Batches in parallel; a batch whose worker died is split in halves and run again.
-    if not batches and first_pool is not None:
-        first_pool.shutdown()
-    while batches:
-        failed = _run_pool(batches, workers, init_args, collect, first_pool)
-        first_pool = None
+    # Batches in parallel (the first round in the started workers, if any); a batch whose
+    # worker died is split in halves and run again in fresh workers.
+    failed = _run_pool(batches, workers, init_args, collect, first_pool) if batches or first_pool else []
+    while failed:
         batches = []
         for batch in failed:
             retried += 1
@@ -393,6 +387,7 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], rules: list[Rule], as_of: 
                 batches += [batch[:mid], batch[mid:]]
             else:
                 suspects.append(batch)
+        failed = _run_pool(batches, workers, init_args, collect) if batches else []
     # One case at a time in one worker: a crash now points at exactly that case.
     for batch in suspects:
         for _ in range(2):

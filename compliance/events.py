@@ -35,7 +35,7 @@ def parse_at(value: str) -> tuple[dt.date, int]:
 
     Raises ValueError with a Swedish reason. Cached: exported logs repeat their dates.
     """
-    if not isinstance(value, str) or not value:
+    if not value:
         raise ValueError("datum saknas")
     if len(value) == 10:
         try:
@@ -82,7 +82,7 @@ def _iso_date(value: Any) -> dt.date:
 
 def _at(value: Any) -> str:
     if not isinstance(value, str):   # a list or object cannot even be looked up in the cache
-        raise ValueError(f"en tidpunkt (text) väntas, inte {value!r}")
+        raise ValueError("datum saknas" if value is None else f"en tidpunkt (text) väntas, inte {value!r}")
     parse_at(value)  # validate; the parsed value is cached for later
     return value
 

@@ -175,7 +175,7 @@ def _deadline(start: int, within: int, roll: str) -> int:
 def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
                      clock_params: dict[str, Any], notice_params: dict[str, Any] | None = None,
                      sid: str = "0") -> CaseFacts:
-    """The case's facts, each tagged with the session slot `sid` it is asserted into."""
+    """The case's facts, each tagged with the durable-rules session `sid` it is asserted into."""
     ordered = order_events(events, as_of)
     meetings = _meetings(ordered)
     facts: list[dict[str, Any]] = []

@@ -201,13 +201,9 @@ def _judge_jsonl(name: str, file_no: int, start: int = 0, end: int | None = None
     add = part.add
     for n, raw in enumerate(raws, start=first_line):
         try:
-            text = raw.rstrip(b"\r").decode()
-            if n == 1 and text.startswith("\ufeff"):
-                text = text[1:]
+            parsed = parse_event_json(_line_text(raw, n))
         except UnicodeDecodeError:
             parsed = None
-        else:
-            parsed = parse_event_json(text)
         if parsed is None:
             part.judge(_jsonl_record(name, n, raw), file_no)   # says why, or finds it blank
         else:

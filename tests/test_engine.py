@@ -116,8 +116,8 @@ def test_no_crash_no_retry_and_every_case_decided(scan):
     assert result.counts["cases"] == 120
 
 
-def test_slots_are_reused_without_leaking_facts_between_cases(scan):
-    """More cases than session slots: a later case in the same slot sees only its own facts."""
+def test_the_session_is_reused_without_leaking_facts_between_cases(scan):
+    """Many cases through a worker's one session: a later case sees only its own facts."""
     lines = []
     for n in range(230):
         if n % 2:
