@@ -9,8 +9,11 @@ because midsommarafton and the weekend do not count.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from . import calendar as vardagar
 from .dates_sv import day_texts
@@ -21,6 +24,17 @@ def _business_days_late(due: dt.date, until: dt.date) -> int:
     # Negative for a warning that is not yet due: business days left.
     return (vardagar.business_days_between(due, until) if until >= due
             else -vardagar.business_days_between(until, due))
+
+
+def finding_id(rule: str, case: str, event: str | None, meeting: str | None, unit: str | None) -> str:
+    """The finding's stable identity (state.md): the same breach night after night.
+
+    A digest of what identifies the breach, not of what may change about it (`due` moves
+    when a meeting is rescheduled, a warning becomes a violation, a rule gets a new
+    version). 16 hex digits (64 bits): no two of a region's findings share one.
+    """
+    key = orjson.dumps([rule, case, event or None, meeting or None, unit or None])
+    return hashlib.sha256(key).hexdigest()[:16]
 
 
 def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[str, Any]:
@@ -36,6 +50,7 @@ def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[
     values = {**meta.get("params", {}), "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
               "due": due_sv, "actual": actual_sv, "case": raw["case"], "days_late": days_late}
     return {
+        "id": finding_id(raw["rule"], raw["case"], raw.get("event"), raw.get("meeting"), raw.get("unit")),
         "rule": raw["rule"], "case": raw["case"], "status": raw["status"],
         "event": raw.get("event"), "meeting": raw.get("meeting"), "unit": raw.get("unit"),
         "due": due_iso, "actual": actual_iso, "days_late": days_late,

@@ -162,3 +162,18 @@ def test_workers_started_before_reading_survive_a_crash_too(tmp_path, monkeypatc
     assert {f["case"] for f in result.findings} == {f"S{n:03d}" for n in range(150)} - {"S077"}
     drafts = sorted(p.name.split("__")[0] for p in (tmp_path / "out" / "deviations").iterdir())
     assert drafts == sorted(f"S{n:03d}" for n in range(150) if n != 77)
+
+
+def test_finding_id_is_stable_and_identifies_the_breach():
+    """The id is a digest of (rule, case, event, meeting, unit): not of due, status or version."""
+    from compliance.findings import finding_id
+    a = finding_id("mandatory-attendance", "K1", "e7", "M1", "bup")
+    assert a == finding_id("mandatory-attendance", "K1", "e7", "M1", "bup")
+    assert len(a) == 16 and int(a, 16) >= 0
+    others = {finding_id("mandatory-attendance", "K1", "e7", "M1", "skola"),
+              finding_id("invitation-notice", "K1", "e7", "M1", "bup"),
+              finding_id("mandatory-attendance", "K2", "e7", "M1", "bup"),
+              finding_id("mandatory-attendance", "K1", "e7", None, "bup"),
+              # no concatenation ambiguity: ("a", "bc") is not ("ab", "c")
+              finding_id("mandatory-attendance", "K1e", "7", "M1", "bup")}
+    assert a not in others and len(others) == 5
