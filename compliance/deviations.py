@@ -23,7 +23,9 @@ from .privacy import redact, safe_name
 from .units import Unit, unit_label
 from .vocabulary import EVENT_NAMES_SV, RECIPIENT_SV
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "reports"
+from .resources import templates_dir
+
+TEMPLATES = templates_dir()
 
 
 
@@ -98,7 +100,7 @@ class _Environment(jinja2.Environment):
 
 
 def environment() -> jinja2.Environment:
-    """Templates of reports/; every value a template prints passes through `redact`."""
+    """Templates of compliance/data/templates/; every value a template prints passes through `redact`."""
     return _Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
                         undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                         trim_blocks=True, lstrip_blocks=True, finalize=redact)

@@ -27,8 +27,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-DEFAULT_RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-PACKAGED_RULES_DIR = Path(__file__).resolve().parent / "data" / "rules"
 
 FACT_FIELDS: dict[str, set[str]] = {
     "mtg": {"m", "kind", "conv", "date", "planned", "held", "hseq", "cancelled", "sendby", "se", "e"},
@@ -251,8 +249,9 @@ def load_rule(path: Path) -> Rule:
 
 
 def default_rules_dir() -> Path:
-    """The project's `rules/` (source checkout), else the copy shipped inside the package."""
-    return DEFAULT_RULES_DIR if DEFAULT_RULES_DIR.is_dir() else PACKAGED_RULES_DIR
+    """The rule files shipped inside the package (`compliance/data/rules`)."""
+    from .resources import rules_dir
+    return rules_dir()
 
 
 def load_rules(directory: Path | str | None = None, profile: str = "core") -> list[Rule]:

@@ -44,7 +44,7 @@ def test_changing_notice_days_in_the_rule_file_changes_the_scan(tmp_path, scan):
     lines = _invitation_case("K1", "2025-03-11")
     assert len(violations(scan(lines), "invitation-notice")) == 1
     rules = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules)
+    shutil.copytree(ROOT / "compliance" / "data" / "rules", rules)
     path = rules / "invitation-notice.toml"
     path.write_text(path.read_text(encoding="utf-8").replace("notice_days = 21", "notice_days = 14"),
                     encoding="utf-8")
@@ -64,7 +64,7 @@ def test_changing_excused_recipients_changes_attendance(tmp_path, scan):
     ]
     assert violations(scan(lines), "mandatory-attendance") == []
     rules = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules)
+    shutil.copytree(ROOT / "compliance" / "data" / "rules", rules)
     path = rules / "mandatory-attendance.toml"
     path.write_text(path.read_text(encoding="utf-8").replace('excused = ["guardian", "child"]',
                                                              'excused = ["child"]'), encoding="utf-8")
@@ -80,7 +80,7 @@ def test_changing_excused_recipients_changes_attendance(tmp_path, scan):
 ])
 def test_a_broken_rule_file_is_reported_with_its_file_and_key(tmp_path, edit, key):
     rules = tmp_path / "rules"
-    shutil.copytree(ROOT / "rules", rules)
+    shutil.copytree(ROOT / "compliance" / "data" / "rules", rules)
     path = rules / "invitation-notice.toml"
     path.write_text(path.read_text(encoding="utf-8").replace(*edit), encoding="utf-8")
     with pytest.raises((RuleError, Exception)) as info:

@@ -3,7 +3,7 @@
 ``build_reports(scan_dir, out_dir, units_path)`` writes, in Swedish:
 
 - ``deviations/<case>__<unit>.docx``: the deviation report as a Word form, one beside
-  each Markdown draft (from ``reports/avvikelse.docx``, filled by docxtpl);
+  each Markdown draft (from ``compliance/data/templates/avvikelse.docx``, filled by docxtpl);
 - ``units/<unit>.xlsx`` and ``units/<unit>.csv``: the findings addressed to one unit;
 - ``upcoming.xlsx``: the warnings (deadlines still open and at risk);
 - ``overview.html``: the steering group's self-contained overview.

@@ -1,4 +1,4 @@
-"""Word deviation reports: deviations/<case>__<unit>.docx from reports/avvikelse.docx."""
+"""Word deviation reports: deviations/<case>__<unit>.docx from compliance/data/templates/avvikelse.docx."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Build reports/avvikelse.docx, the Word template of the deviation report.
+"""Build compliance/data/templates/avvikelse.docx, the Word template of the deviation report.
 
-Run once (``python reports/make_docx_template.py``); after that the .docx is the source:
+Run once (``python tools/make_docx_template.py``); after that the .docx is the source:
 the BUS secretariat may open it in Word and change wording, layout, logos and fonts freely,
 as long as the {{ ... }} fields and the {%p ... %} / {%tr ... %} lines stay whole
 (see docs/reports.md). Running this script again overwrites such edits.
@@ -20,7 +20,7 @@ from docx.oxml.ns import qn
 from docx.oxml import OxmlElement
 from docx.shared import Cm, Pt, RGBColor
 
-OUT = Path(__file__).with_name("avvikelse.docx")
+OUT = Path(__file__).resolve().parent.parent / "compliance" / "data" / "templates" / "avvikelse.docx"
 
 STEPS = [
     "Om inte överenskommelse nås mellan parterna kan individ-BUS sammankallas av den part som "
