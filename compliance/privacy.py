@@ -71,3 +71,9 @@ def safe_name(text: str | None) -> str:
     recur in every draft's file name)."""
     name = _UNSAFE_NAME_RE.sub("_", clean_text(text or "")).strip("._")
     return name[:120] or "utan-id"
+
+
+def contains_personal_number(text: str | None) -> bool:
+    """Whether free text (a review reason, a comment) holds something that is a personal
+    number; such text is refused rather than stored."""
+    return bool(text) and PERSONAL_NUMBER_RE.search(str(text)) is not None
