@@ -244,8 +244,13 @@ def _case_summary(cf: Any, as_of: int) -> dict[str, Any]:
         within = (held <= c.deadline) if held else (False if as_of > c.deadline else None)
         processes.append({"event": c.event, "start": iso(c.start), "deadline": iso(c.deadline),
                           "meeting_held": iso(held), "within_deadline": within})
+    invited: dict[str, list[str]] = {}
+    for _, _, etype, _, _, _, f in cf.events:
+        if etype == "invitation.sent" and f["to"] not in invited.setdefault(f["meeting"], []):
+            invited[f["meeting"]].append(f["to"])
     meetings = [{"meeting": m.meeting, "kind": m.kind, "convener": m.convener, "held": iso(m.held),
-                 "attendees": m.attendees, "cancelled": m.cancelled} for m in cf.meetings.values()]
+                 "attendees": m.attendees, "invited": invited.get(m.meeting, []),
+                 "cancelled": m.cancelled} for m in cf.meetings.values()]
     return {"case": cf.case, "gender": gender, "opened": opened,
             "initiator": sip_initiator or initiator, "sip_processes": processes,
             "meetings": meetings, "bus_individ_requests": requests}

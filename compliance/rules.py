@@ -150,6 +150,23 @@ class When(BaseModel):
         return v
 
 
+class DraftRouting(BaseModel):
+    """Who writes the deviation report to whom (deviations.md). The receiving unit (B) is
+    always the finding's `unit`; `affected` names the reporting unit (A):
+
+    - `meeting-convener`: the convener of the finding's meeting;
+    - `invitation-recipient`: the recipient of the finding's invitation when it is a unit
+      (guardian and child are not units: then the draft is internal);
+    - `case-invited-units`: the first unit, in the unit register's order, invited to the
+      case's meetings of kind `kinds`, other than B;
+    - `none`: no other unit is affected; an internal deviation (intern) to B's own head.
+    When A turns out to be B itself, or no unit, the draft is internal too.
+    """
+    model_config = ConfigDict(extra="forbid")
+    affected: Literal["meeting-convener", "invitation-recipient", "case-invited-units", "none"] = "none"
+    kinds: list[str] = []
+
+
 class Rule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9-]+$")
@@ -163,6 +180,7 @@ class Rule(BaseModel):
     message_open: str | None = None
     sources: list[Source] = Field(min_length=1)
     params: dict[str, Any] = {}
+    draft: DraftRouting = DraftRouting()
     when: list[When] = Field(min_length=1)
 
     # Filled by the loader, not from the file.
@@ -220,7 +238,8 @@ class Rule(BaseModel):
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "version": self.version.isoformat(), "title": self.title,
-                "sources": [s.model_dump() for s in self.sources], "file": self.file,
+                "sources": [s.model_dump() for s in self.sources], "draft": self.draft.model_dump(),
+                "file": self.file,
                 "sha256": self.sha256}
 
 
