@@ -327,7 +327,7 @@ def _init_args(rules: list[Rule], as_of: dt.date, warn_days: int, drafts: Any) -
     """What each worker process is started with (see _Worker)."""
     definition, plans = compile_rules(rules)
     meta = {r.id: {"message": r.message, "message_open": r.message_open or r.message,
-                   "params": r.params} for r in rules}
+                   "message_past": r.message_past, "params": r.params} for r in rules}
     return (json.dumps(definition), plans, as_of, meta, warn_days, drafts)
 
 

@@ -45,7 +45,9 @@ def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[
         until, template = actual, meta["message"]
     else:
         actual, actual_iso, actual_sv = None, None, ""
-        until, template = as_of, meta["message_open"]
+        until = as_of
+        # A deadline that has passed on the as-of date is told in the past tense.
+        template = (meta.get("message_past") if due < as_of else None) or meta["message_open"]
     days_late = (until - due).days
     values = {**meta.get("params", {}), "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
               "due": due_sv, "actual": actual_sv, "case": raw["case"], "days_late": days_late}

@@ -178,6 +178,9 @@ class Rule(BaseModel):
     severity: Literal["violation", "warning"] = "violation"
     message: str = Field(min_length=1)
     message_open: str | None = None
+    # For a deadline still not met whose day has passed on the as-of date (past tense:
+    # "skulle ha hållits senast"); without it, message_open.
+    message_past: str | None = None
     sources: list[Source] = Field(min_length=1)
     params: dict[str, Any] = {}
     draft: DraftRouting = DraftRouting()
