@@ -39,9 +39,11 @@ def test_scan_of_the_spec_example_writes_every_output(tmp_path):
     assert "holidays" in manifest["calendar"]
     assert "Brister per regel" in proc.stderr
     drafts = sorted(p.name for p in (out / "deviations").iterdir())
-    assert "P01__bup-farsta.md" in drafts
-    text = (out / "deviations" / "P01__bup-farsta.md").read_text(encoding="utf-8")
-    assert "Samtliga aktörer som blir kallade till SIP" in text and "001_1379bbdc663f102d.txt" in text
+    # bup-farsta (B) stayed away from the meeting soc-skarpnack (A) convened (deviations.md)
+    assert "P01__bup-farsta__från__soc-skarpnack.md" in drafts
+    text = (out / "deviations" / "P01__bup-farsta__från__soc-skarpnack.md").read_text(encoding="utf-8")
+    assert "Samtliga aktörer som blir kallade till SIP" in text
+    assert "Lokal överenskommelse BUS Skarpnäck" in text and "001_1379bbdc663f102d.txt" not in text
     assert "Avslutning av ärendet" in text and "BUS-sekretariatet" in text
 
 

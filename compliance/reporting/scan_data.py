@@ -111,7 +111,8 @@ class Scan:
         return {r.get("id"): r for r in self.manifest.get("rules") or [] if isinstance(r, dict)}
 
 
-def load_scan(scan_dir: Path) -> Scan:
+def load_scan_manifest(scan_dir: Path) -> dict:
+    """The scan folder's manifest.json; NotAScanFolder when it is not a scan's folder."""
     scan_dir = Path(scan_dir)
     if not scan_dir.is_dir():
         raise NotAScanFolder(f"{scan_dir} is not a folder")
@@ -124,6 +125,12 @@ def load_scan(scan_dir: Path) -> Scan:
         raise NotAScanFolder(f"{scan_dir / 'manifest.json'} is not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise NotAScanFolder(f"{scan_dir / 'manifest.json'} is not a JSON object")
+    return manifest
+
+
+def load_scan(scan_dir: Path) -> Scan:
+    scan_dir = Path(scan_dir)
+    manifest = load_scan_manifest(scan_dir)
     return Scan(
         dir=scan_dir,
         manifest=manifest,
