@@ -490,3 +490,21 @@ def test_a_scan_folder_out_of_case_order_is_refused(tmp_path):
     (tmp_path / "s" / "findings.jsonl").write_text("\n".join(lines[::-1]) + "\n", encoding="utf-8")
     with pytest.raises(NotAScanFolder, match="står inte i ordning"):
         write_drafts(tmp_path / "s", None, WRITTEN, workers=1)
+
+
+def test_progress_counts_the_findings_put_into_drafts(tmp_path):
+    class Bar:
+        def __init__(self, total):
+            self.total, self.done, self.closed = total, 0, False
+
+        def update(self, n):
+            self.done += n
+
+        def close(self):
+            self.closed = True
+    bars = []
+    write_drafts(SMALL, None, WRITTEN, formats={"md"}, workers=2, out_dir=tmp_path,
+                 progress=lambda total: bars.append(Bar(total)) or bars[-1])
+    violations = sum(1 for line in (SMALL / "findings.jsonl").read_text(encoding="utf-8").splitlines()
+                     if '"violation"' in line)
+    assert len(bars) == 1 and bars[0].done == violations == 8 and bars[0].closed
