@@ -263,12 +263,18 @@ def measure_reports(base: list[str], scan_out: Path, tmp: Path, n: int, workers:
         m["note"] = (f"exit {m['rc']}: {err[-1] if err else ''}" if m["rc"] != 0
                      else m["stdout"].strip().splitlines()[-1] if what == "drafts" and m["stdout"].strip() else "")
         m["probe"] = probe
+        m["note"] = f"{m['note']} (load {_load()})".strip()
         got[what] = m
         print(f"  {what} {_s(m['wall'])} s (CPU {m.get('user', 0):.0f} s user, {m.get('sys', 0):.0f} s system; "
               f"file creation before it "
               f"{probe:.0f} us a file), peak RSS {_mb(m['maxrss_kib'])} MB (single), "
               f"{_mb(m['peak_tree_kib'])} MB (tree) {m['note']}", file=sys.stderr)
     return got
+
+
+def _load() -> str:
+    """The 1-minute load average just after a run: other work on the machine slows it."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
 
 
 def compliance_cmd() -> list[str] | None:
@@ -357,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
                         row["note"] = f"scan exit {m['rc']}: {err[-1] if err else ''}"
                         print(f"  scan failed: {row['note']}", file=sys.stderr)
                         break
-                    walls.append((m["wall"], probe))
+                    walls.append((m["wall"], probe, _load()))
                     if row["wall"] is None or m["wall"] < row["wall"]:   # the best run
                         row.update(wall=m["wall"], rss1=m["maxrss_kib"], rsst=m["peak_tree_kib"],
                                    cpu=m["user"] + m["sys"], phases=_phases(m["stderr"]), out=out)
@@ -373,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{_phases(m['stderr'])}", file=sys.stderr)
                 if walls:
                     row["note"] = (row["note"] + " " if row["note"] else "") + \
-                        "runs: " + ", ".join(f"{w:.1f} s ({us:.0f} us/file)" for w, us in walls)
+                        "runs: " + ", ".join(f"{w:.1f} s ({us:.0f} us/file, load {ld})" for w, us, ld in walls)
                 if walls and args.reports:
                     row["reports"] = measure_reports(base, row["out"], tmp, n, args.workers,
                                                      whole=args.reports == "all")

@@ -56,7 +56,12 @@ def finding_id_text(finding_id: Any) -> str:
     return display_text(finding_id)
 
 
-@lru_cache(maxsize=65536)
+# The caches keep the texts that recur in draft after draft (unit names, titles, quotes,
+# labels, dates); a few thousand, so a bound of 8192 keeps memory flat however many drafts.
+CACHE = 8192
+
+
+@lru_cache(maxsize=CACHE)
 def _display(text: str) -> str:
     return clean_text(text.translate(_CLEAN_TABLE))
 
@@ -85,7 +90,7 @@ def _backslash(m: re.Match) -> str:
     return "\\" + m.group(0)
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE)
 def _md(text: str) -> str:
     text = _display(text)
     return _MD_SPECIAL.sub(_backslash, text) if _MD_SPECIAL.search(text) else text
@@ -154,7 +159,7 @@ def _stem(parts: tuple[tuple[str, bool], ...], joiners: tuple[str, ...]) -> str:
     return stem
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE)
 def draft_stem(case: str, receiving: str, reporting: str | None = None) -> str:
     """The file name (without suffix) of a deviation draft (deviations.md):
     `<case>__<B>` for an internal draft, `<case>__<B>__från__<A>` for a cooperation one."""

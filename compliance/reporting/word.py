@@ -28,7 +28,7 @@ import jinja2
 import jinja2.meta
 from markupsafe import escape
 
-from ..escaping import display_text
+from ..escaping import CACHE, display_text
 from ..resources import templates_dir
 
 DOCX_TEMPLATE = "avvikelse.docx"
@@ -37,7 +37,7 @@ _TEXT_PART = re.compile(r"word/(?:document|header\d*|footer\d*|footnotes|endnote
 _DOS_DATE = 1 << 5 | 1       # 1980-01-01 00:00: reruns give equal files
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=CACHE)
 def _xml_text(text: str) -> str:
     return str(escape(display_text(text)))
 
