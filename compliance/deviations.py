@@ -35,9 +35,10 @@ def _unit(units: dict[str, Unit], unit_id: str | None) -> dict[str, Any]:
             "manager": u.manager if u and u.manager else "ansvarig chef (fylls i)"}
 
 
-def rule_sources(rules: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """Rule id -> its quoted sources (seed, quote), as the drafts show them."""
-    return {r.id: [s.model_dump() for s in r.sources] for r in rules}
+def rule_sources(rules: list[Any]) -> dict[str, dict[str, list[dict[str, Any]]]]:
+    """Rule id -> version (valid_from) -> its cited sources, as the drafts show them."""
+    return {r["id"]: {v["valid_from"]: v["sources"] for v in r["versions"]}
+            for r in (rule.summary() for rule in rules)}
 
 
 def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
@@ -82,7 +83,7 @@ def build_contexts(findings: list[dict[str, Any]], evidence: list[dict[str, Any]
                 "due_sv": date_sv(f["due"]), "actual_sv": date_sv(f["actual"]),
                 "days_late": f["days_late"], "business_days_late": f["business_days_late"],
                 "message": f["message"], "meeting": f["meeting"], "event": f["event"],
-                "sources": sources.get(f["rule"], []),
+                "sources": sources.get(f["rule"], {}).get(f.get("rule_version"), []),
             } for f in items],
             "timeline": timeline,
         })

@@ -37,17 +37,21 @@ def finding_id(rule: str, case: str, event: str | None, meeting: str | None, uni
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[str, Any]:
-    """A raw match (dates as day ordinals) -> the finding as findings.jsonl holds it."""
+def finalize(raw: dict[str, Any], as_of: dt.date, template: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A raw match (dates as day ordinals) -> the finding as findings.jsonl holds it.
+
+    `template` is the rule version's message for the finding's status (`Version.message_for`),
+    filled with the version's parameters and the finding's values.
+    """
     due, due_iso, due_sv = day_texts(raw["due"])
     if raw.get("actual"):
         actual, actual_iso, actual_sv = day_texts(raw["actual"])
-        until, template = actual, meta["message"]
+        until = actual
     else:
         actual, actual_iso, actual_sv = None, None, ""
-        until, template = as_of, meta["message_open"]
+        until = as_of
     days_late = (until - due).days
-    values = {**meta.get("params", {}), "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
+    values = {**params, "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
               "due": due_sv, "actual": actual_sv, "case": raw["case"], "days_late": days_late}
     return {
         "id": finding_id(raw["rule"], raw["case"], raw.get("event"), raw.get("meeting"), raw.get("unit")),
@@ -58,6 +62,7 @@ def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[
         "evidence": raw.get("evidence", []),
         "message": template.format(**values),
         "rule_version": raw.get("rule_version"), "title": raw.get("title"),
+        "basis": raw.get("basis"),
     }
 
 

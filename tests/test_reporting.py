@@ -101,7 +101,7 @@ def test_docx_reads_as_the_regional_form(out):
     assert "Alla kallade deltar i SIP-mötet" in text
     assert "BUP Testby var kallad till SIP-mötet M1 den 3 mars 2025 men deltog inte." in text
     assert "”Samtliga aktörer som blir kallade till SIP är enligt lag skyldiga att komma" in text
-    assert "Källa: Lokal överenskommelse för samverkan kring barn i behov av särskilt stöd (BUS), Skarpnäck 2018" in text
+    assert "Källa: Lokal överenskommelse BUS Skarpnäck — Skarpnäcks stadsdelsförvaltning" in text
     assert "mandatory-attendance, version 2018-04-17" in text
     # the evidence timeline, Swedish dates, in order
     timeline = table_rows(path, 1)

@@ -9,6 +9,7 @@ def deviation_contexts(scan: Scan, register: Register) -> list[dict]:
     """One context per draft (case, receiving unit), exactly as the drafts were built."""
     from compliance.deviations import build_contexts
 
-    sources = {r["id"]: r.get("sources", []) for r in scan.manifest.get("rules", [])}
+    sources = {r["id"]: {v["valid_from"]: v.get("sources", []) for v in r.get("versions", [])}
+               for r in scan.manifest.get("rules", [])}
     return build_contexts(scan.findings, scan.evidence, scan.cases, sources,
                           register.raw_units, register.raw_cooperation, scan.as_of)

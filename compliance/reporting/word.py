@@ -83,7 +83,7 @@ def word_context(ctx: dict, manifest: dict, evidence: dict | None = None,
         item["actual_sv"] = date_sv(item.get("actual")) or "har inte skett"
         item["late_sv"] = late_sv(item)
         item["rule_version_sv"] = version_sv(item.get("rule_version"))
-        item["sources"] = [dict(s, source_sv=source_sv(s.get("seed")))
+        item["sources"] = [dict(s, source_sv=s.get("citation") or source_sv(s.get("seed")))
                            for s in item.get("sources") or [] if isinstance(s, dict)]
         items.append(item)
     out["items"] = items
