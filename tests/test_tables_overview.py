@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import errno
 import io
 import json
 import math
@@ -16,10 +17,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 from openpyxl import Workbook, load_workbook
 
 from compliance.reporting import build_reports
+from compliance.reporting.cli import report
 from compliance.reporting.tables import (FORMULA_TRIGGERS, LINE_PT, neutralise, sheet_name,
                                          wrapped_lines)
 from compliance.scan import run_scan
@@ -397,3 +400,71 @@ def test_half_year_table_marks_the_gap(tmp_path):
     build_reports(scan, tmp_path / "out", None)
     page = (tmp_path / "out" / "overview.html").read_text("utf-8")
     assert 'title="Inga avvikelser jul–dec 2005 – jul–dec 2023">…</th>' in page
+
+
+# ---------------------------------------------------------------- compliance report
+
+def test_report_refuses_a_folder_that_is_not_empty(tmp_path):
+    out = tmp_path / "papers"
+    out.mkdir()
+    (out / "letter.txt").write_text("mine")
+    result = CliRunner().invoke(report, [str(ROOT / "tests" / "data" / "scan_small"), "--out", str(out)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "mappen är inte tom" in lines[0] and str(out) in lines[0]
+    assert sorted(p.name for p in out.iterdir()) == ["letter.txt"]
+
+
+def test_report_replaces_a_previous_report(tmp_path):
+    small = ROOT / "tests" / "data" / "scan_small"
+    out = tmp_path / "out"
+    assert CliRunner().invoke(report, [str(small), "--out", str(out)]).exit_code == 0
+    stale = out / "units" / "gone-unit.xlsx"
+    stale.write_bytes(b"old")
+    result = CliRunner().invoke(report, [str(small), "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert re.fullmatch(r"Rapporter: \d+ filer i .*\n", result.stderr)
+    assert not stale.exists()  # a unit with nothing left keeps no old list
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+
+
+def test_report_names_a_missing_units_file(tmp_path):
+    missing = tmp_path / "enheter.toml"
+    result = CliRunner().invoke(report, [str(ROOT / "tests" / "data" / "scan_small"), "--out",
+                                         str(tmp_path / "out"), "--units", str(missing)])
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"compliance: {missing}: enhetsregistret finns inte (--units)"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_on_a_full_disk_leaves_no_partial_files(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    import compliance.reporting.overview as overview
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(overview, "write_overview", full)  # the last report: all others written
+    result = CliRunner().invoke(report, [str(ROOT / "tests" / "data" / "scan_small"), "--out", str(out)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [f"compliance: {out}: rapporterna kan inte skrivas: disken är full"]
+    assert list(out.iterdir()) == []
+
+
+def test_report_folders_follow_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        result = CliRunner().invoke(report, [str(ROOT / "tests" / "data" / "scan_small"), "--out",
+                                             str(tmp_path / "new")])
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.stderr
+    for folder in (tmp_path / "new", tmp_path / "new" / "units", tmp_path / "new" / "deviations"):
+        assert folder.stat().st_mode & 0o777 == 0o755, folder
+
+
+def test_report_help_is_swedish():
+    result = CliRunner().invoke(report, ["--help"])
+    assert "Skriv rapporterna" in result.output and "Enhetsregister" in result.output
+    assert "Folder for" not in result.output and "Write the reports" not in result.output
