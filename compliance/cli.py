@@ -108,9 +108,13 @@ def rules():
     """Lista, visa och validera regelfiler."""
 
 
+RULES_DIR_HELP = "Mapp med regelfiler (standard: de medföljande reglerna)."
+
+
 @rules.command("list")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_list(rules_dir):
+    """Lista reglerna: id, version och titel."""
     try:
         for r in load_rules(rules_dir):
             click.echo(f"{r.id:28} {r.version}  {r.title}")
@@ -119,9 +123,10 @@ def rules_list(rules_dir):
 
 
 @rules.command("show")
-@click.argument("rule_id")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
+@click.argument("rule_id", metavar="REGEL-ID")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_show(rule_id, rules_dir):
+    """Visa en regel: källcitat, parametrar och villkor."""
     try:
         found = [r for r in load_rules(rules_dir) if r.id == rule_id]
     except RuleError as exc:
@@ -141,9 +146,10 @@ def rules_show(rule_id, rules_dir):
 
 
 @rules.command("validate")
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, metavar="[FIL]...", type=click.Path(path_type=Path))
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_validate(files, rules_dir):
+    """Kontrollera att regelfilerna går att läsa och kompilera (de angivna, annars hela mappen)."""
     from .engine import compile_rules
     try:
         loaded = [load_rule(f) for f in files] if files else load_rules(rules_dir)
