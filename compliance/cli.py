@@ -19,6 +19,9 @@ from .rules import RuleError
 from .units import UnitRegisterError
 
 
+RULES_DIR_HELP = "Mapp med regelfiler (standard: de medföljande reglerna)."
+
+
 def _fail(message: str) -> None:
     click.echo(f"compliance: {message}", err=True)
     sys.exit(1)
@@ -46,7 +49,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as-of", "as_of", help="Bedömningsdag ÅÅÅÅ-MM-DD (standard: i dag i Stockholm).")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), help="Mapp med regelfiler.")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 @click.option("--units", "units_path", type=click.Path(path_type=Path), help="Enhetsregister (units.toml/.json).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Utmapp.")
 @click.option("--mapping", help="Mappning för CSV/Excel-exporter (namn eller fil); standard: standard-sv.")
@@ -129,7 +132,7 @@ def _version_line(v) -> str:
 
 
 @rules.command("list")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), help="Mapp med regelfiler.")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 @click.option("--profile", default="core", show_default=True, help="Profilen (överenskommelsen) att visa.")
 @click.option("--on", "on_date", help="Visa bara det som gällde den dagen (ÅÅÅÅ-MM-DD).")
 def rules_list(rules_dir, profile, on_date):
@@ -164,8 +167,8 @@ def rules_list(rules_dir, profile, on_date):
 
 
 @rules.command("show")
-@click.argument("rule_id")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), help="Mapp med regelfiler.")
+@click.argument("rule_id", metavar="REGEL-ID")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_show(rule_id, rules_dir):
     """Visa en regel: versioner, parametrar, källor med citat, och mönstren."""
     from .rules import load_ruleset
@@ -197,7 +200,7 @@ def rules_show(rule_id, rules_dir):
 
 
 @rules.command("validate")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), help="Mapp med regelfiler.")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_validate(rules_dir):
     """Kontrollera regelfilerna, de delade begreppen, källorna och profilerna."""
     from .profiles import load_profiles, select

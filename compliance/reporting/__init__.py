@@ -13,23 +13,31 @@ See docs/reports.md.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from typing import Mapping
 
-from .scan_data import NotAScanFolder, load_register, load_scan, resolve_units_path
+from .scan_data import NotAScanFolder, load_scan, resolve_units_path, unit_name
 
 __all__ = ["build_reports", "NotAScanFolder"]
 
 
 def build_reports(scan_dir: Path, out_dir: Path | None = None,
-                  units_path: Path | None = None) -> list[Path]:
+                  units_path: Path | None = None, *,
+                  review: Mapping[str, Mapping] | None = None,
+                  run_date: dt.date | None = None) -> list[Path]:
     """Write every report for people; return the paths written, in a stable order.
 
     ``units_path`` defaults to the register the scan recorded in its manifest (when that
     file still exists); units the register does not know are shown by their ids.
+    ``review`` is the state store's view of the findings, finding id -> {"status": the
+    review decision, "new": new since the last run} (state.md); the unit lists and the
+    overview show it. ``run_date`` (default today) is printed in the lists' titles.
     Raises :class:`NotAScanFolder` when ``scan_dir`` is not a scan's output folder.
     """
     # Imported here: matplotlib, openpyxl and docxtpl take a second to load, which every
     # other command (a nightly scan without --report) need not pay.
+    from ..units import load_units
     from .contexts import deviation_contexts
     from .overview import write_overview
     from .tables import write_unit_lists, write_upcoming
@@ -38,13 +46,13 @@ def build_reports(scan_dir: Path, out_dir: Path | None = None,
     scan = load_scan(Path(scan_dir))
     out = Path(out_dir) if out_dir is not None else Path(scan_dir)
     out.mkdir(parents=True, exist_ok=True)
-    register = load_register(resolve_units_path(scan, units_path))
+    units, cooperation = load_units(resolve_units_path(scan, units_path))
     written: list[Path] = []
     evidence = {e.get("id"): e for e in scan.evidence}
-    for ctx in deviation_contexts(scan, register):
+    for ctx in deviation_contexts(scan, units, cooperation):
         written.append(write_deviation_docx(ctx, scan.manifest, out, evidence=evidence,
-                                            label=register.label))
-    written += write_unit_lists(scan, register, out)
-    written.append(write_upcoming(scan, register, out))
-    written.append(write_overview(scan, register, out))
+                                            label=lambda u: unit_name(units, u)))
+    written += write_unit_lists(scan, units, out, review=review, run_date=run_date)
+    written.append(write_upcoming(scan, units, out, run_date=run_date))
+    written.append(write_overview(scan, units, out, review=review))
     return written

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from .scan_data import Register, Scan
+from typing import Mapping
+
+from ..units import Unit
+from .scan_data import Scan
 
 
-def deviation_contexts(scan: Scan, register: Register) -> list[dict]:
+def deviation_contexts(scan: Scan, units: Mapping[str, Unit], cooperation: dict) -> list[dict]:
     """One context per draft (case, receiving unit), exactly as the drafts were built."""
     from compliance.deviations import build_contexts
 
     sources = {r["id"]: {v["valid_from"]: v.get("sources", []) for v in r.get("versions", [])}
                for r in scan.manifest.get("rules", [])}
     return build_contexts(scan.findings, scan.evidence, scan.cases, sources,
-                          register.raw_units, register.raw_cooperation, scan.as_of)
+                          units, cooperation, scan.as_of)
