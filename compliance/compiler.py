@@ -172,7 +172,7 @@ def _window(due: Expr, params: dict[str, Any], lo: int | None, hi: int | None,
     if lo is None and hi is None:
         return None
     refs = [(sign, t) for sign, t in due.terms if t[0] == "ref"]
-    if len(refs) != 1 or refs[0][0] < 0 or due.roll is not None:
+    if len(refs) != 1 or refs[0][0] < 0 or due.fn is not None:
         raise RuleError(f"{where}: emit.due ska vara ett datumfält plus eller minus konstanter")
     (_, (_, alias, fld)), = refs
     c = sum(sign * (params[t[1]] if t[0] == "param" else t[1]) for sign, t in due.terms if t[0] != "ref")

@@ -21,7 +21,7 @@ from .facts import CompactEvent, event_facts, order_events
 from .findings import finalize, sort_key
 from .patterns import Basis, basis, evaluate
 from .rules import Version
-from .session import CaseRun, Session, _roll
+from .session import CaseRun, Session, calendar_fn
 
 
 @dataclass
@@ -79,7 +79,7 @@ class Decider:
 
     def _raw(self, case: str, plan: Plan, match: dict[str, dict[str, Any]], run: CaseRun,
              order: Any) -> dict[str, Any]:
-        values = {k: evaluate(e, match, plan.params, _roll) for k, e in plan.exprs.items()}
+        values = {k: evaluate(e, match, plan.params, calendar_fn) for k, e in plan.exprs.items()}
         due = values["due"]
         version = next(v for lo, hi, v in plan.versions if lo <= due <= hi)
         evidence = sorted({eid for f in match.values() for eid in run.evidence.get(f.get("id"), ())},

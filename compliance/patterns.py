@@ -8,12 +8,14 @@ A condition compares a field of the fact being matched with an expression:
     "to != $excused"                 a list parameter: different from each element
     "kind == 'sip'"                  a text constant
 
-An expression (in `set` and `emit`) may also roll a date to a business day, which only
-Python can do (the calendar):
+An expression (in `set` and `emit`) may also apply one calendar function to a date,
+which only Python can do (the business-day calendar, the lengths of years):
 
     "roll_forward(start.day + $within_days)"   the next business day, if not one already
     "roll_back(p.date - $notice_days)"         the previous business day
     "roll($send_roll, p.date - $notice_days)"  as the parameter says: forward, back or none
+    "add_business_days(h.day, $protocol_days)" the n-th business day after the date
+    "add_years(c.child_birth_date, $max_age)"  the same day n years later (29 Feb -> 1 Mar)
 
 Dates are day ordinals (`date.toordinal()`), so every comparison is of plain integers.
 Nothing here runs a rule: `compliance.compiler` turns conditions into durable-rules
@@ -28,11 +30,12 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 OPERATORS = ("==", "!=", "<=", ">=", "<", ">")
-ROLLS = ("roll_forward", "roll_back", "roll")
+FUNCTIONS = ("roll_forward", "roll_back", "roll", "add_business_days", "add_years")
 
 _COND = re.compile(r"^\s*([a-z_][a-z0-9_]*)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
 _TERM = re.compile(r"^(-?\d+|\$[a-z_][a-z0-9_]*|[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*|'[^']*')$")
-_CALL = re.compile(r"^(roll_forward|roll_back|roll)\((.*)\)$", re.S)
+_CALL = re.compile(r"^(roll_forward|roll_back|roll|add_business_days|add_years)\((.*)\)$", re.S)
+_PARAM = re.compile(r"^\$[a-z_][a-z0-9_]*$")
 
 
 class PatternError(ValueError):
@@ -45,13 +48,20 @@ Term = tuple
 
 @dataclass(frozen=True)
 class Expr:
-    """A sum of signed terms, optionally rolled to a business day.
+    """A sum of signed terms, to which one calendar function may be applied.
 
     `mt.date - $notice_days` -> terms [(+1, ref mt.date), (-1, param notice_days)].
-    `roll` is None, "forward", "back", or ("param", name) for `roll($name, ...)`.
+    `fn` is None, "roll", "add_business_days" or "add_years"; `arg` is the function's
+    argument: for "roll" "forward" or "back", else a number; either may be
+    ("param", name) to take it from a parameter.
     """
     terms: tuple[tuple[int, Term], ...]
-    roll: Any = None
+    fn: str | None = None
+    arg: Any = None
+
+    @property
+    def roll(self) -> Any:
+        return self.arg if self.fn == "roll" else None
 
     def refs(self) -> list[tuple[str, str]]:
         """The (alias, field) pairs the expression reads."""
@@ -59,8 +69,8 @@ class Expr:
 
     def params(self) -> list[str]:
         names = [t[1] for _, t in self.terms if t[0] == "param"]
-        if isinstance(self.roll, tuple):
-            names.append(self.roll[1])
+        if isinstance(self.arg, tuple):
+            names.append(self.arg[1])
         return names
 
 
@@ -70,16 +80,24 @@ def parse_expr(text: str) -> Expr:
     call = _CALL.match(text)
     if call:
         name, inner = call.groups()
-        roll: Any = {"roll_forward": "forward", "roll_back": "back"}.get(name)
-        if name == "roll":
+        arg: Any
+        if name in ("roll_forward", "roll_back"):
+            fn, arg = "roll", name[5:]
+        elif name == "roll":
             first, sep, inner = inner.partition(",")
-            if not sep or not re.fullmatch(r"\s*\$[a-z_][a-z0-9_]*\s*", first):
+            if not sep or not _PARAM.match(first.strip()):
                 raise PatternError(f"roll(...) ska ha formen roll($parameter, uttryck): {text!r}")
-            roll = ("param", first.strip()[1:])
+            fn, arg = "roll", ("param", first.strip()[1:])
+        else:
+            inner, sep, last = inner.rpartition(",")
+            last = last.strip()
+            if not sep or not (_PARAM.match(last) or re.fullmatch(r"-?\d+", last)):
+                raise PatternError(f"{name}(...) ska ha formen {name}(uttryck, antal): {text!r}")
+            fn, arg = name, ("param", last[1:]) if last.startswith("$") else int(last)
         body = parse_expr(inner)
-        if body.roll is not None:
-            raise PatternError(f"en rullning i en rullning går inte: {text!r}")
-        return Expr(body.terms, roll)
+        if body.fn is not None:
+            raise PatternError(f"en funktion i en funktion går inte: {text!r}")
+        return Expr(body.terms, fn, arg)
     tokens = re.split(r"\s+([+-])\s+", text)
     terms, sign = [], 1
     for i, tok in enumerate(tokens):
@@ -116,30 +134,47 @@ def parse_condition(text: str) -> Condition:
         raise PatternError(f"villkoret {text!r} ska ha formen 'fält OP uttryck' (OP: {', '.join(OPERATORS)})")
     field, op, rhs = match.groups()
     expr = parse_expr(rhs)
-    if expr.roll is not None:
-        raise PatternError(f"villkoret {text!r}: rulla datum i `set`, inte i ett villkor")
+    if expr.fn is not None:
+        raise PatternError(f"villkoret {text!r}: räkna datum i `set`, inte i ett villkor")
     return Condition(field, op, expr)
 
 
 # --- evaluating what a match yields ---------------------------------------------------------
 
-Roller = Callable[[int, str], int]   # (day ordinal, "forward" | "back") -> day ordinal
+# (function, day ordinal, argument) -> day ordinal: the business-day calendar, in Python.
+CalendarFn = Callable[[str, int, Any], int]
 
 
 @dataclass(frozen=True)
 class Basis:
     """How a computed date came about, for the deadline arithmetic in words
-    (`compliance.explain`): counted from `start`, `days` added, then rolled (or not)."""
+    (`compliance.explain`): counted from `start`, then `days` calendar days, business days
+    or years added, then rolled (or not)."""
     start: int
-    days: int
-    roll: str | None
+    days: int = 0
+    roll: str | None = None
+    business_days: int | None = None
+    years: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {"from": dt.date.fromordinal(self.start).isoformat(), "days": self.days, "roll": self.roll}
+        out: dict[str, Any] = {"from": dt.date.fromordinal(self.start).isoformat(), "days": self.days,
+                               "roll": self.roll}
+        if self.business_days is not None:
+            out["business_days"] = self.business_days
+        if self.years is not None:
+            out["years"] = self.years
+        return out
+
+
+def _arg(expr: Expr, params: dict[str, Any]) -> Any:
+    arg = expr.arg
+    if isinstance(arg, tuple):
+        arg = params[arg[1]]
+    return arg
 
 
 def evaluate(expr: Expr, match: dict[str, dict[str, Any]], params: dict[str, Any],
-             roller: Roller) -> Any:
+             calendar: CalendarFn) -> Any:
     """The value of `expr` for a match (alias -> fact fields)."""
     total: Any = None
     for sign, term in expr.terms:
@@ -154,9 +189,10 @@ def evaluate(expr: Expr, match: dict[str, dict[str, Any]], params: dict[str, Any
             total = value if sign > 0 else -value
         else:
             total = total + value if sign > 0 else total - value
-    roll = _roll_of(expr, params)
-    if roll is not None and total:
-        total = roller(total, roll)
+    if expr.fn is not None and total:
+        arg = _arg(expr, params)
+        if not (expr.fn == "roll" and arg in (None, "none")):
+            total = calendar(expr.fn, total, arg)
     return total
 
 
@@ -173,18 +209,16 @@ def basis(expr: Expr, match: dict[str, dict[str, Any]], params: dict[str, Any],
     (_, ref), = refs
     days = sum(sign * (params[t[1]] if t[0] == "param" else t[1])
                for sign, t in expr.terms if t[0] in ("param", "int"))
-    roll = _roll_of(expr, params)
-    if not days and roll is None:
+    arg = _arg(expr, params) if expr.fn is not None else None
+    if not days and (expr.fn is None or (expr.fn == "roll" and arg in (None, "none"))):
         return bases(ref[1], ref[2])     # a plain reference: whatever that date's basis is
     start = match[ref[1]].get(ref[2])
     if not isinstance(start, int) or not start:
         return None
-    return Basis(start, days, roll)
-
-
-def _roll_of(expr: Expr, params: dict[str, Any]) -> str | None:
-    roll = expr.roll
-    if isinstance(roll, tuple):
-        roll = params[roll[1]]
-        return None if roll in (None, "none") else roll
-    return roll
+    if expr.fn == "roll":
+        return Basis(start, days, None if arg in (None, "none") else arg)
+    if expr.fn == "add_business_days":
+        return Basis(start, days, business_days=int(arg)) if not days else None
+    if expr.fn == "add_years":
+        return Basis(start, days, years=int(arg)) if not days else None
+    return Basis(start, days)

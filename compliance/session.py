@@ -67,13 +67,22 @@ def fact_ids(n: int = MAX_FACTS) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=262_144)
-def _roll(day: int, direction: str) -> int:
+def calendar_fn(fn: str, day: int, arg: Any) -> int:
+    """The calendar functions rule files may name (compliance/patterns.py), on day ordinals."""
     d = dt.date.fromordinal(day)
     try:
-        rolled = vardagar.roll_forward(d) if direction == "forward" else vardagar.roll_back(d)
+        if fn == "roll":
+            return (vardagar.roll_forward(d) if arg == "forward" else vardagar.roll_back(d)).toordinal()
+        if fn == "add_business_days":
+            return vardagar.add_business_days(d, int(arg)).toordinal()
+        if fn == "add_years":
+            try:
+                return d.replace(year=d.year + int(arg)).toordinal()
+            except ValueError:       # 29 February in a year that has none: 1 March
+                return dt.date(d.year + int(arg), 3, 1).toordinal()
     except ValueError:
         raise OutsideCalendar(d) from None
-    return rolled.toordinal()
+    raise ValueError(f"okänd kalenderfunktion {fn!r}")
 
 
 class OutsideCalendar(Exception):
@@ -175,7 +184,7 @@ class Session:
     def _derive(self, run: CaseRun, plan: Plan, match: dict[str, dict[str, Any]]) -> None:
         fact: dict[str, Any] = {"t": plan.fact_type}
         for key, expr in plan.exprs.items():
-            fact[key] = evaluate(expr, match, plan.params, _roll)
+            fact[key] = evaluate(expr, match, plan.params, calendar_fn)
         key = tuple(sorted(fact.items()))   # before `id` and `sid` are set
         sources = {e for f in match.values() for e in run.evidence.get(f.get("id"), ())}
         existing = run.derived.get(key)
