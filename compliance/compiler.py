@@ -113,8 +113,12 @@ def _expand(facts: list[FactPattern], ruleset: RuleSet, where: str) -> list[list
                             f"{'; okända: ' + ', '.join(sorted(extra)) if extra else ''}")
         alts = []
         for alt in named.alternatives:
-            inner = {p.alias for p in alt if p.alias}
+            inner = [p.alias for p in alt if p.alias]
             rename = {a: f"u{n}{a}" for a in inner}
+            if pat.alias:       # `as` names the pattern's first fact for the rest of the rule
+                if not inner:
+                    raise RuleError(f"{where}: {pat.use!r} har ett alternativ utan faktum att kalla {pat.alias!r}")
+                rename[inner[0]] = pat.alias
 
             def fix(text: str) -> str:
                 for arg, value in pat.args.items():

@@ -47,7 +47,7 @@ class Decider:
         ordered = [order_events(events, self.as_of) for _, events in cases]
         inputs = []
         for events in ordered:
-            facts, sources = event_facts(events, self.program.needs)
+            facts, sources = event_facts(events, self.program.needs, self.as_of)
             inputs.append(list(zip(facts, sources)))
         runs = self.session.run(inputs)
         return [self._outcome(case, events, run, keep_run)

@@ -13,7 +13,12 @@ The facts of an event have its type as their type (`t`), e.g. `meeting.held`, wi
   a day ordinal, a missing text as "" and a missing date as 0; the fields of an object
   flattened with `_` (`child_gender`, `follow_up_date`);
 - for a list field, one fact of type `<event type>:<field>` per element, with `of` (the
-  event's `seq`) and `value` (a text) or the element's own fields (an object).
+  event's `seq`) and `value` (a text) or the element's own fields (an object);
+- for a text field, the features a rule asks of it (`text__personal_number`, see
+  `compliance.textfeatures`): 1 or 0, never the text.
+Besides the events, the calendar: one `term` fact per half-year (termin: spring January–June,
+autumn July–December) from the case's first event to the as-of date, with `start`, `end`,
+`year` and `half` (1 or 2).
 Only the fact types and fields some rule uses are made (`needs`).
 """
 
@@ -43,6 +48,10 @@ class FactType:
     prefixes: tuple[str, ...] = ()     # flattened free-form objects: any `<prefix>_<key>`
 
     def has(self, field: str) -> bool:
+        from .textfeatures import split
+        feature = split(field)
+        if feature is not None:
+            field = feature[0]
         if self.fields is None or field in self.fields:
             return True
         return any(field.startswith(p + "_") for p in self.prefixes)
@@ -100,6 +109,20 @@ def fact_types() -> dict[str, FactType]:
                 if ann is dt.date:
                     dates.add(key)
         out[etype] = FactType(etype, frozenset(fields), frozenset(dates), tuple(prefixes))
+    out["term"] = FactType("term", frozenset({"start", "end", "year", "half"}), frozenset({"start", "end"}))
+    return out
+
+
+def terms(first: int, last: int) -> list[dict[str, Any]]:
+    """The half-years (terminer) from the one holding day `first` to the one holding `last`."""
+    a, b = dt.date.fromordinal(first), dt.date.fromordinal(last)
+    out = []
+    year, half = a.year, 1 if a.month <= 6 else 2
+    while (year, half) <= (b.year, 1 if b.month <= 6 else 2):
+        start = dt.date(year, 1 if half == 1 else 7, 1)
+        end = dt.date(year, 6, 30) if half == 1 else dt.date(year, 12, 31)
+        out.append({"t": "term", "start": start.toordinal(), "end": end.toordinal(), "year": year, "half": half})
+        year, half = (year, 2) if half == 1 else (year + 1, 1)
     return out
 
 
@@ -132,13 +155,24 @@ def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
                 out[f"{prefix}_{key}"] = sub
 
 
-def event_facts(ordered: list[CompactEvent], needs: dict[str, frozenset[str]]) -> tuple[
-        list[dict[str, Any]], list[str]]:
+def _feature(field: str, value: Any) -> int:
+    from .textfeatures import FEATURES, split
+    _, feature = split(field) or ("", "")
+    return FEATURES[feature](value) if isinstance(value, str) and value else 0
+
+
+def event_facts(ordered: list[CompactEvent], needs: dict[str, frozenset[str]],
+                as_of: dt.date | None = None) -> tuple[list[dict[str, Any]], list[str | None]]:
     """The facts of a case's ordered events that the rules use, and for each fact the id
-    of the event it comes from (its evidence). Fact ids are left to the caller."""
+    of the event it comes from (its evidence; None for a calendar fact). Fact ids are left
+    to the caller."""
     types_ = fact_types()
     facts: list[dict[str, Any]] = []
-    sources: list[str] = []
+    sources: list[str | None] = []
+    if "term" in needs and ordered and as_of is not None:
+        for term in terms(ordered[0][3], as_of.toordinal()):
+            facts.append(term)
+            sources.append(None)
     for seq, (_, eid, etype, day, secs, unit, f) in enumerate(ordered, start=1):
         wanted = needs.get(etype)
         if wanted is not None:
@@ -159,6 +193,8 @@ def event_facts(ordered: list[CompactEvent], needs: dict[str, frozenset[str]]) -
                 elif name in f:
                     value = f[name]
                     fact[name] = _date_value(value) if name in ft.dates else ("" if value is None else value)
+                elif "__" in name:
+                    fact[name] = _feature(name, f.get(name.partition("__")[0]))
                 else:
                     if flat is None:
                         flat = {}

@@ -74,6 +74,8 @@ class FactPattern(_Strict):
     @model_validator(mode="after")
     def _shape(self) -> "FactPattern":
         if self.use is not None:
+            if self.alias in ("s", "m", "trig", "sid", "id"):
+                raise ValueError(f"aliaset {self.alias!r} är reserverat")
             return self
         if not self.fact:
             raise ValueError("ett faktum behöver `fact` (eller `use`)")

@@ -118,7 +118,7 @@ class Session:
         self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}
         self.ids = fact_ids()
 
-    def run(self, cases: list[list[tuple[dict[str, Any], str]]]) -> list[CaseRun]:
+    def run(self, cases: list[list[tuple[dict[str, Any], str | None]]]) -> list[CaseRun]:
         """Decide cases given as their event facts (fact, source event id); each case in a
         session of its own. Returns per case its facts and matches."""
         runs = [CaseRun(str(i)) for i in range(len(cases))]
@@ -129,7 +129,7 @@ class Session:
                 for fact, source in events:
                     fid = self._new_id()
                     run.facts[fid] = dict(fact, id=fid, sid=run.sid)
-                    run.evidence[fid] = (source,)
+                    run.evidence[fid] = (source,) if source is not None else ()
                     run.pending.append(fid)
             for stage in range(1, self.program.stages + 1):
                 facts: list[dict[str, Any]] = []
