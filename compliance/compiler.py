@@ -249,7 +249,8 @@ class _Unit:
 
 def compile_program(ruleset: RuleSet, rules: list[Rule] | None = None,
                     params: dict[str, dict[str, Any]] | None = None,
-                    window: tuple[Any, Any] = (None, None), with_met: bool = False) -> Program:
+                    window: tuple[Any, Any] = (None, None), with_met: bool = False,
+                    prune: bool = True) -> Program:
     """Compile `rules` (default: all of the ruleset) with the shared definitions.
 
     `params`: rule id -> parameters a profile changes; `window`: the profile's validity
@@ -309,8 +310,32 @@ def compile_program(ruleset: RuleSet, rules: list[Rule] | None = None,
                 units.append(_Unit("when", where, _expand(w.facts, ruleset, where),
                                    _Ctx(derived_fields, local, where), vparams, w.emit, each=w.each,
                                    rule=rule, versions=group, when=w, window=(lo, hi)))
+    if prune:
+        units = _used(units)
     _assign_stages(units)
     return _build(units, derived_fields, rules)
+
+
+def _used(units: list[_Unit]) -> list[_Unit]:
+    """The units the selected rules need: every when, and the derives of the fact types
+    they read, transitively (a profile that reads no meeting facts does not make them)."""
+    makers: dict[str, list[_Unit]] = {}
+    for u in units:
+        if u.kind == "derive":
+            makers.setdefault(u.fact_type, []).append(u)
+    keep: list[_Unit] = []
+    seen: set[int] = set()
+    todo = [u for u in units if u.kind == "when"]
+    while todo:
+        u = todo.pop()
+        if id(u) in seen:
+            continue
+        seen.add(id(u))
+        keep.append(u)
+        for alt in u.alts:
+            for p in alt:
+                todo.extend(makers.get(u.ctx.resolve(p.fact or ""), []))
+    return [u for u in units if id(u) in seen]     # in their original order
 
 
 def _version_groups(versions: list[Version]) -> list[list[Version]]:
@@ -437,6 +462,6 @@ def check_ruleset(ruleset: RuleSet) -> None:
     """Compile every rule of a folder (all versions, with `met` patterns) to find errors
     at load time, naming the file and the block."""
     try:
-        compile_program(ruleset, with_met=True)
+        compile_program(ruleset, with_met=True, prune=False)
     except ValueError as exc:
         raise RuleError(str(exc)) from None

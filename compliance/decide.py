@@ -68,6 +68,7 @@ class Decider:
                 old = target[key]
                 old["evidence"] = sorted(set(old["evidence"]) | set(raw["evidence"]), key=order)
                 old["basis"] = min((old["basis"], raw["basis"]), key=lambda b: orjson.dumps(b))
+                old["whens"] = sorted(set(old["whens"]) | set(raw["whens"]))
             else:
                 target[key] = raw
         findings = sorted((self._final(f) for f in found.values()), key=sort_key)
@@ -90,12 +91,16 @@ class Decider:
                 "event": values.get("event") or None, "meeting": values.get("meeting") or None,
                 "unit": values.get("unit") or None, "due": due, "actual": values.get("actual") or None,
                 "evidence": evidence, "rule_version": version, "title": plan.title,
-                "basis": b.as_json() if b else None, "when": plan.when, "params": plan.params}
+                "basis": b.as_json() if b else None, "whens": [plan.when], "params": plan.params,
+                "to": values.get("to") or "", "ref": values.get("ref") or ""}
 
     def _final(self, raw: dict[str, Any]) -> dict[str, Any]:
+        """The finding; where several patterns found the same breach (e.g. a plan lacking
+        two things), the message says each, in the order of the patterns' names."""
         version: Version = self.program.versions[raw["rule"]][raw["rule_version"]]
-        template = version.message_for(raw["status"], bool(raw["actual"]))
-        return finalize(raw, self.as_of, template, raw["params"])
+        templates = list(dict.fromkeys(version.message_for(raw["status"], bool(raw["actual"]), w)
+                                       for w in raw["whens"]))
+        return finalize(raw, self.as_of, " ".join(templates), raw["params"])
 
     # --- the case summary (cases.jsonl) -------------------------------------------------------
 
@@ -156,10 +161,13 @@ def evidence_events(case: str, events: list[CompactEvent], ids: set[str]) -> lis
     for _, eid, etype, day, secs, unit, f in sorted((e for e in events if e[1] in ids),
                                                     key=lambda e: (e[3], e[4], e[1])):
         planned = f.get("date")
+        to = f.get("to")
+        if isinstance(to, list):          # a protocol's recipients
+            to = ", ".join(str(t) for t in to)
         out.append({
             "id": eid, "case": case, "type": etype, "date": day_texts(day)[1],
             "time": None if secs < 0 else f"{secs // 3600:02d}:{secs % 3600 // 60:02d}",
-            "unit": unit, "meeting": f.get("meeting"), "to": f.get("to"), "kind": f.get("kind"),
+            "unit": unit, "meeting": f.get("meeting"), "to": to, "kind": f.get("kind"),
             "planned": day_texts(planned)[1] if isinstance(planned, int) and planned else None,
         })
     return out

@@ -18,7 +18,7 @@ The facts of an event have its type as their type (`t`), e.g. `meeting.held`, wi
   `compliance.textfeatures`): 1 or 0, never the text.
 Besides the events, the calendar: one `term` fact per half-year (termin: spring January–June,
 autumn July–December) from the case's first event to the as-of date, with `start`, `end`,
-`year` and `half` (1 or 2).
+`year`, `half` (1 or 2) and `label` ("2005-vt", "2005-ht").
 Only the fact types and fields some rule uses are made (`needs`).
 """
 
@@ -109,7 +109,7 @@ def fact_types() -> dict[str, FactType]:
                 if ann is dt.date:
                     dates.add(key)
         out[etype] = FactType(etype, frozenset(fields), frozenset(dates), tuple(prefixes))
-    out["term"] = FactType("term", frozenset({"start", "end", "year", "half"}), frozenset({"start", "end"}))
+    out["term"] = FactType("term", frozenset({"start", "end", "year", "half", "label"}), frozenset({"start", "end"}))
     return out
 
 
@@ -121,7 +121,8 @@ def terms(first: int, last: int) -> list[dict[str, Any]]:
     while (year, half) <= (b.year, 1 if b.month <= 6 else 2):
         start = dt.date(year, 1 if half == 1 else 7, 1)
         end = dt.date(year, 6, 30) if half == 1 else dt.date(year, 12, 31)
-        out.append({"t": "term", "start": start.toordinal(), "end": end.toordinal(), "year": year, "half": half})
+        out.append({"t": "term", "start": start.toordinal(), "end": end.toordinal(), "year": year, "half": half,
+                    "label": f"{year}-{'vt' if half == 1 else 'ht'}"})     # vårtermin, hösttermin
         year, half = (year, 2) if half == 1 else (year + 1, 1)
     return out
 

@@ -26,6 +26,10 @@ def _business_days_late(due: dt.date, until: dt.date) -> int:
             else -vardagar.business_days_between(until, due))
 
 
+# A recipient in a message: a unit by its id, the guardian and the child in words.
+_RECIPIENTS = {"guardian": "vårdnadshavaren", "child": "barnet"}
+
+
 def finding_id(rule: str, case: str, event: str | None, meeting: str | None, unit: str | None) -> str:
     """The finding's stable identity (state.md): the same breach night after night.
 
@@ -52,6 +56,7 @@ def finalize(raw: dict[str, Any], as_of: dt.date, template: str, params: dict[st
         until = as_of
     days_late = (until - due).days
     values = {**params, "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
+              "to": _RECIPIENTS.get(raw.get("to") or "", raw.get("to") or ""), "ref": raw.get("ref") or "",
               "due": due_sv, "actual": actual_sv, "case": raw["case"], "days_late": days_late}
     return {
         "id": finding_id(raw["rule"], raw["case"], raw.get("event"), raw.get("meeting"), raw.get("unit")),

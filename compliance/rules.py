@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .patterns import PatternError, parse_condition, parse_expr
 
 STATUSES = ("violation", "warning", "information", "met")
-EMIT_KEYS = ("event", "meeting", "unit", "due", "actual")
+EMIT_KEYS = ("event", "meeting", "unit", "due", "actual", "to", "ref")   # `to`, `ref`: for the message only
 DEFINITIONS_FILE = "_definitions.toml"
 
 
@@ -169,6 +169,7 @@ class Version(_Strict):
     message_warning: str | None = None
     message_information: str | None = None
     message_met: str | None = None
+    messages: dict[str, str] = {}            # a pattern's (`when` name) own message
     sources: list[Citation] = Field(min_length=1)
     params: dict[str, Any] = {}
 
@@ -189,7 +190,9 @@ class Version(_Strict):
     def in_force(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
-    def message_for(self, status: str, done: bool) -> str:
+    def message_for(self, status: str, done: bool, when: str = "") -> str:
+        if when in self.messages:
+            return self.messages[when]
         if status == "violation":
             return self.message if done else (self.message_open or self.message)
         return getattr(self, f"message_{status}") or self.message

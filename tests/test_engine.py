@@ -32,7 +32,10 @@ def test_every_rule_file_compiles_to_durable_rules():
     definition, plans = program.definition, program.plans
     assert {p.rule_id for p in plans.values() if p.kind == "when"} == {
         "invitation-notice", "meeting-within-30-days", "mandatory-attendance",
-        "sip-before-bus-individ", "consent-before-meeting"}
+        "sip-before-bus-individ", "consent-before-meeting",
+        "consent-before-invitation", "consent-written", "invitation-privacy",
+        "guardian-invited-by-letter", "plan-content", "follow-up-held", "bus-individ-protocol",
+        "deviation-process", "group-meetings-per-term", "age-scope"}
     # No `or` inside a join: it crashes the C engine (notes/durable-rules.md).
     assert "$or" not in str(definition)
     # Every rule starts with its own trigger fact.
