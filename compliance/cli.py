@@ -15,8 +15,11 @@ import pendulum
 
 from . import __version__
 from . import calendar as vardagar
-from .rules import RuleError, load_rule, load_rules
+from .rules import RuleError
 from .units import UnitRegisterError
+
+
+RULES_DIR_HELP = "Mapp med regelfiler (standard: de medföljande reglerna)."
 
 
 def _fail(message: str) -> None:
@@ -46,7 +49,7 @@ def main() -> None:
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--as-of", "as_of", help="Bedömningsdag ÅÅÅÅ-MM-DD (standard: i dag i Stockholm).")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path), help="Mapp med regelfiler.")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 @click.option("--units", "units_path", type=click.Path(path_type=Path), help="Enhetsregister (units.toml/.json).")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Utmapp.")
 @click.option("--mapping", help="Mappning för CSV/Excel-exporter (namn eller fil); standard: standard-sv.")
@@ -54,19 +57,23 @@ def main() -> None:
 @click.option("--report", is_flag=True, help="Skriv även Word-, Excel- och HTML-rapporter.")
 @click.option("--warn-days", type=click.IntRange(0, 365), default=5, show_default=True,
               help="Varna för det som förfaller inom så många vardagar.")
-def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days):
+@click.option("--profile", default="core", show_default=True,
+              help="Överenskommelse (profil) att granska mot, t.ex. skarpnack-2018 eller gotland-2013.")
+@click.option("--no-docx", "no_docx", is_flag=True,
+              help="Med --report: avvikelseutkasten bara som Markdown, inga Word-filer.")
+def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile,
+         no_docx):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
+    from .progress import progress_bar
     from .scan import ScanError, run_scan, summary_lines
     as_of_date = _as_of(as_of)
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-        progress = lambda total: tqdm(total=total, unit="händelser", file=sys.stderr,  # noqa: E731
-                                      desc="Granskar", leave=False)
+    _check_profile(profile)
     try:
         result = run_scan(paths, as_of_date, rules_dir=rules_dir, units_path=units_path,
                           out_dir=out_dir, workers=workers, mapping=mapping, report=report,
-                          progress_factory=progress, warn_days=warn_days)
+                          progress_factory=progress_bar("händelser", "Granskar"), warn_days=warn_days,
+                          profile=profile, docx=not no_docx,
+                          drafts_progress=progress_bar("fynd", "Avvikelseutkast"))
     except (ScanError, RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -103,54 +110,109 @@ def calendar(dates, year):
         _fail(str(exc))
 
 
+def _check_profile(name: str) -> None:
+    """An unknown profile is a usage error (exit 2) naming the known ones."""
+    from .profiles import ProfileError, load_profiles
+    try:
+        known = load_profiles()
+    except ProfileError as exc:
+        _fail(str(exc))
+    if name not in known:
+        raise click.BadParameter(f"okänd profil {name!r} (kända: {', '.join(sorted(known))})",
+                                 param_hint="'--profile'")
+
+
 @main.group()
 def rules():
     """Lista, visa och validera regelfiler."""
 
 
+def _version_line(v) -> str:
+    period = f"{v.valid_from}–{v.valid_to}" if v.valid_to else f"från {v.valid_from}"
+    return f"version {v.valid_from} (gäller {period})"
+
+
 @rules.command("list")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
-def rules_list(rules_dir):
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
+@click.option("--profile", default="core", show_default=True, help="Profilen (överenskommelsen) att visa.")
+@click.option("--on", "on_date", help="Visa bara det som gällde den dagen (ÅÅÅÅ-MM-DD).")
+def rules_list(rules_dir, profile, on_date):
+    """Lista profilens regler med versioner, giltighet och källor."""
+    from .profiles import select
+    from .rules import load_ruleset
+    from .sources import citation_sv
+    _check_profile(profile)
+    day = _as_of(on_date) if on_date else None
     try:
-        for r in load_rules(rules_dir):
-            click.echo(f"{r.id:28} {r.version}  {r.title}")
+        selection = select(load_ruleset(rules_dir), profile)
     except RuleError as exc:
         _fail(str(exc))
+    p = selection.profile
+    valid = (f", gäller {p.valid_from or '…'}–{p.valid_to or ''}" if p.valid_from or p.valid_to else "")
+    click.echo(f"Profil {p.name}: {p.title}{valid}")
+    if day is not None and not p.in_force(day):
+        click.echo(f"  Profilen gällde inte {day}.")
+        return
+    for r in selection.rules:
+        versions = [v for v in r.version if day is None or v.in_force(day)]
+        if day is not None and not versions:
+            click.echo(f"{r.id:28} {r.title} — regeln gällde inte {day}")
+            continue
+        click.echo(f"{r.id:28} {r.title}")
+        for v in versions:
+            click.echo(f"    {_version_line(v)}")
+            for c in v.sources:
+                click.echo(f"      källa: {citation_sv(c)}")
+    if selection.outside:
+        click.echo("Regler i mappen som profilen inte använder: " + ", ".join(selection.outside))
 
 
 @rules.command("show")
-@click.argument("rule_id")
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
+@click.argument("rule_id", metavar="REGEL-ID")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_show(rule_id, rules_dir):
+    """Visa en regel: versioner, parametrar, källor med citat, och mönstren."""
+    from .rules import load_ruleset
+    from .sources import citation_sv
     try:
-        found = [r for r in load_rules(rules_dir) if r.id == rule_id]
+        rule = load_ruleset(rules_dir).by_id(rule_id)
     except RuleError as exc:
         _fail(str(exc))
-    if not found:
+    if rule is None:
         _fail(f"ingen regel med id {rule_id!r}")
-    r = found[0]
-    click.echo(f"{r.id} (version {r.version}): {r.title}")
-    for s in r.sources:
-        click.echo(f'  "{s.quote}" ({s.seed})')
-    for k, v in r.params.items():
-        click.echo(f"  {k} = {v}")
-    for w in r.when:
-        click.echo(f"  när {w.name}: " + " ; ".join(
-            ("inget " if p.none else f"{p.alias}=") + p.fact + (f" [{', '.join(p.where)}]" if p.where else "")
+    click.echo(f"{rule.id}: {rule.title}")
+    click.echo(f"  profiler: {', '.join(rule.profiles)}; utkast: {rule.draft.affected}")
+    for v in rule.version:
+        click.echo(f"  {_version_line(v)}")
+        for c in v.sources:
+            click.echo(f"    källa: {citation_sv(c)}")
+            if c.quote:
+                click.echo(f'      "{c.quote}"')
+        for k, value in v.params.items():
+            click.echo(f"    {k} = {value}")
+    for d in rule.derive:
+        click.echo(f"  härleder {d.fact}{' (' + d.name + ')' if d.name else ''}: "
+                   + ", ".join(f"{k} = {e}" for k, e in d.set.items()))
+    for w in rule.when:
+        click.echo(f"  när {w.name} ({w.status}): " + " ; ".join(
+            (f"använd {p.use}({', '.join(f'{k}={v}' for k, v in p.args.items())})" if p.use else
+             ("inget " if p.none else f"{p.alias}=") + (p.fact or "") + (f" [{', '.join(p.where)}]" if p.where else ""))
             for p in w.facts))
 
 
 @rules.command("validate")
-@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
-@click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
-def rules_validate(files, rules_dir):
-    from .engine import compile_rules
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
+def rules_validate(rules_dir):
+    """Kontrollera regelfilerna, de delade begreppen, källorna och profilerna."""
+    from .profiles import load_profiles, select
+    from .rules import load_ruleset
     try:
-        loaded = [load_rule(f) for f in files] if files else load_rules(rules_dir)
-        compile_rules(loaded)
-    except Exception as exc:  # noqa: BLE001 - a broken file (RuleError or other) is reported, not raised
+        ruleset = load_ruleset(rules_dir)
+        for name in load_profiles():
+            select(ruleset, name)
+    except RuleError as exc:
         _fail(str(exc))
-    click.echo(f"{len(loaded)} regelfiler är giltiga.")
+    click.echo(f"{len(ruleset.rules)} regelfiler är giltiga.")
 
 
 def _add_subpackage_commands() -> None:

@@ -17,8 +17,9 @@ kind), named `<case>__<B>.md` (intern) or `<case>__<B>__från__<A>.md` (samverka
 `.docx` beside it (`compliance.reporting.word`). Only violations get drafts.
 
 This module builds a draft's content (`case_drafts`: one context per draft, shared by the
-Markdown and the Word draft) and renders the Markdown. `write_drafts` (in
-`compliance.drafts_out`) writes a scan folder's drafts.
+Markdown and the Word draft), renders the Markdown, and writes a scan folder's drafts
+(`write_drafts`, which `scan` and `report` both call: drafts are rendered on the output
+side, never while deciding).
 """
 
 from __future__ import annotations
@@ -72,6 +73,20 @@ def run_date() -> dt.date:
         except ValueError:
             raise ValueError(f"{RUN_DATE_ENV}={fixed!r} är inget datum ÅÅÅÅ-MM-DD") from None
     return pendulum.now("Europe/Stockholm").date()
+
+
+def rule_sources(rule: Mapping[str, Any]) -> dict[Any, list[Mapping[str, Any]]]:
+    """A manifest rule's cited sources by version (`valid_from`); an older manifest's
+    sources of the whole rule under None."""
+    got: dict[Any, list[Mapping[str, Any]]] = {
+        v.get("valid_from"): v.get("sources") or [] for v in rule.get("versions") or [] if isinstance(v, Mapping)}
+    if rule.get("sources"):
+        got[None] = rule["sources"]
+    return got
+
+
+def _version_sources(by_version: Mapping[Any, list], version: Any) -> list:
+    return by_version.get(version) or by_version.get(None) or []
 
 
 def citation(source: Mapping[str, Any]) -> str:
@@ -130,9 +145,9 @@ class Routing:
 
 
 def _shipped_routing() -> dict[str, dict[str, Any]]:
-    from .rules import load_rules
+    from .rules import load_ruleset
     try:
-        return {r.id: r.draft.model_dump() for r in load_rules()}
+        return {r.id: r.draft.model_dump() for r in load_ruleset(None).rules}
     except Exception:  # noqa: BLE001 - a broken installation: every draft internal
         return {}
 
@@ -241,13 +256,14 @@ def _timeline_row(e: Mapping[str, Any], units: Mapping[str, Unit]) -> dict[str, 
 
 def case_drafts(findings: list[Mapping[str, Any]], evidence: list[Mapping[str, Any]],
                 summary: Mapping[str, Any] | None, routing: Routing, units: Mapping[str, Unit],
-                cooperation: Mapping[str, str], sources: Mapping[str, list[Mapping[str, Any]]],
+                cooperation: Mapping[str, str], sources: Mapping[str, Mapping[Any, list[Mapping[str, Any]]]],
                 written: dt.date, as_of: dt.date | str | None,
                 decisions: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The drafts of one case: one context per (B, A, kind), in file-name order.
 
     `findings`, `evidence` and `summary` are the case's lines of findings.jsonl,
-    evidence.jsonl and cases.jsonl; `sources` maps a rule id to its quoted sources;
+    evidence.jsonl and cases.jsonl; `sources` maps a rule id to its versions' cited
+    sources (`rule_sources`);
     `written` is the day the drafts are written; `decisions` maps a finding id to its
     review decision (state.md): a finding filed as a deviation, justified or a data error
     gets no draft, and a filed deviation is named in the case's drafts to the same unit.
@@ -296,7 +312,7 @@ def case_drafts(findings: list[Mapping[str, Any]], evidence: list[Mapping[str, A
 
 def _item(n: int, f: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]],
           rows: list[Mapping[str, Any]], units: Mapping[str, Unit],
-          sources: Mapping[str, list[Mapping[str, Any]]], as_of_sv: str) -> dict[str, Any]:
+          sources: Mapping[str, Mapping[Any, list[Mapping[str, Any]]]], as_of_sv: str) -> dict[str, Any]:
     day = f.get("actual") or f.get("due")
     return {
         "number": n, "id": finding_id_text(f.get("id") or ""), "rule": f["rule"],
@@ -307,7 +323,8 @@ def _item(n: int, f: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]],
         "deadline": deadline_sv(f.get("basis")) or "",
         "meeting": f.get("meeting") or "",
         "sources": [{"quote": s.get("quote") or "", "citation": citation(s)}
-                    for s in sources.get(f["rule"], []) if isinstance(s, Mapping)],
+                    for s in _version_sources(sources.get(f["rule"]) or {}, f.get("rule_version"))
+                    if isinstance(s, Mapping)],
     }
 
 
@@ -351,7 +368,7 @@ class DraftContent:
                  decisions: Mapping[str, Any] | None = None):
         rules = [r for r in manifest.get("rules") or [] if isinstance(r, Mapping)]
         self.routing = Routing(rules, units)
-        self.sources = {r.get("id"): r.get("sources") or [] for r in rules}
+        self.sources = {r.get("id"): rule_sources(r) for r in rules}
         self.units, self.cooperation, self.written = units, cooperation, written
         self.as_of = manifest.get("as_of")
         self.decisions = decisions
@@ -489,7 +506,7 @@ def write_drafts(scan_dir: os.PathLike | str, register: Any, written: dt.date,
             result.files += len(files)
             if bar is not None:
                 bar.update(violations)
-        _swap(tmp, final)
+        replace_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -530,9 +547,7 @@ def _register(register: Any) -> tuple[Mapping[str, Unit], Mapping[str, str]]:
     if register is None:
         from .units import load_units
         return load_units(None)
-    if isinstance(register, tuple):
-        return register
-    return register.raw_units, register.raw_cooperation
+    return register
 
 
 def _new_folder(parent: Path, prefix: str) -> Path:
@@ -546,20 +561,20 @@ def _new_folder(parent: Path, prefix: str) -> Path:
         except FileExistsError:
             continue
         except OSError as exc:
-            raise DraftWriteError(f"{path}: {exc.strerror or exc}") from None
-    raise DraftWriteError(f"{parent}: ingen ledig tillfällig mapp")
+            raise DraftWriteError(str(path), exc) from None
+    raise DraftWriteError(str(parent), reason="ingen ledig tillfällig mapp")
 
 
-def _swap(new: Path, final: Path) -> None:
-    """Put the finished folder in place of the old one (if any), then delete the old."""
+def replace_folder(new: Path, final: Path) -> None:
+    """Put a finished folder in place of the old one (if any), then delete the old."""
     old = None
     try:
         if final.exists():
-            old = final.with_name(f".deviations.old-{os.getpid()}")
+            old = final.with_name(f".{final.name}.old-{os.getpid()}")
             final.rename(old)
         new.rename(final)
     except OSError as exc:
-        raise DraftWriteError(f"{final}: {exc.strerror or exc}") from None
+        raise DraftWriteError(str(final), exc) from None
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
@@ -578,37 +593,12 @@ def _withheld(scan_dir: Path, decisions: Mapping[str, Any]) -> int:
 # --- the scan's own drafts, until the scan calls write_drafts -----------------------------
 
 class DraftWriteError(Exception):
-    """A draft could not be written (disk full, no permission): one line naming the file."""
+    """A draft could not be written (disk full, no permission): one line naming the file.
+    `error` is the OSError, for a caller that words it in Swedish."""
 
-
-class DraftWriter:
-    """The Markdown drafts of a scan, rendered in the engine's workers right after each
-    case is decided and written by the scan's main process (issue 10 moves this to the
-    output side: `compliance.drafts_out.write_drafts`). Same content as write_drafts."""
-
-    def __init__(self, folder: os.PathLike | str, rules: list[Any], units: dict[str, Unit],
-                 cooperation: dict[str, str], as_of: dt.date, written: dt.date | None = None):
-        self.folder = os.fspath(folder)
-        self.template = markdown_template()
-        summaries = [r.summary() for r in rules]
-        self.routing = Routing(summaries, units)
-        self.sources = {r["id"]: r.get("sources") or [] for r in summaries}
-        self.units, self.cooperation, self.as_of = units, cooperation, as_of
-        self.written = written or run_date()
-
-    def render_case(self, findings: list[dict[str, Any]], evidence: list[dict[str, Any]],
-                    summary: dict[str, Any]) -> list[tuple[str, bytes]]:
-        """The case's drafts as (file name, UTF-8 text)."""
-        drafts = case_drafts(findings, evidence, summary, self.routing, self.units,
-                             self.cooperation, self.sources, self.written, self.as_of.isoformat())
-        return [(f"{d['filename']}.md", render_markdown(self.template, d)) for d in drafts]
-
-    def write(self, drafts: list[tuple[str, bytes]]) -> None:
-        for name, data in drafts:
-            self._write(os.path.join(self.folder, name), data)
-
-    def _write(self, path: str, data: bytes) -> None:
-        write_file(path, data)
+    def __init__(self, path: str, error: OSError | None = None, reason: str | None = None):
+        self.path, self.error = path, error
+        super().__init__(f"{path}: {reason or (error.strerror if error and error.strerror else error)}")
 
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
@@ -627,5 +617,5 @@ def write_file(path: str, data: bytes) -> None:
         finally:
             os.close(fd)
     except OSError as exc:
-        raise DraftWriteError(f"{path}: {exc.strerror or exc}") from None
+        raise DraftWriteError(path, exc) from None
 

@@ -203,6 +203,13 @@ class DeviationClosed(_Deviation):
     type: Literal["deviation.closed"]
 
 
+class ProtocolSent(_Base):
+    """The BUS-individ protocol (the agreements made at the meeting) sent to those present (001)."""
+    type: Literal["protocol.sent"]
+    meeting: NonEmpty
+    to: list[str] | None = None
+
+
 class CaseClosed(_Base):
     type: Literal["case.closed"]
 
@@ -217,7 +224,7 @@ EVENT_MODELS: tuple[type[_Base], ...] = (
     CaseOpened, SipInitiated, ConsentGiven, ConsentWithdrawn, MeetingScheduled,
     MeetingRescheduled, MeetingCancelled, InvitationSent, MeetingHeld,
     BusIndividRequested, PlanDocumented, DeviationFiled, DeviationReplied,
-    DeviationClosed, CaseClosed, GroupMeetingHeld,
+    DeviationClosed, ProtocolSent, CaseClosed, GroupMeetingHeld,
 )
 EventModel = Annotated[Union[EVENT_MODELS], Field(discriminator="type")]
 _ADAPTER: TypeAdapter = TypeAdapter(EventModel)

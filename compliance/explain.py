@@ -73,6 +73,17 @@ def deadline_sv(basis: dict[str, Any] | None) -> str | None:
     is the day of an event, e.g. the meeting day)."""
     if not basis:
         return None
+    if basis.get("business_days") is not None:
+        start, n = _day(basis["from"]), int(basis["business_days"])
+        result = vardagar.add_business_days(start, n)
+        return f"{start.isoformat()} + {n} vardagar = {day_sv(result)}"
+    if basis.get("years") is not None:
+        start, n = _day(basis["from"]), int(basis["years"])
+        try:
+            result = start.replace(year=start.year + n)
+        except ValueError:
+            result = dt.date(start.year + n, 3, 1)
+        return f"{start.isoformat()} + {n} år = {result.isoformat()}"
     start, days = _day(basis["from"]), int(basis["days"])
     raw = start + dt.timedelta(days=days)
     sign = "+" if days >= 0 else "−"

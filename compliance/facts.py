@@ -1,70 +1,130 @@
-"""Per-case facts for the rules engine.
+"""A case's events as facts for the rules engine, in their order, and nothing decided.
 
-Python prepares what a rules engine cannot do well, and decides nothing: the events of a
-case in their order (date, time, input order), dropped when dated after the as-of date;
-each meeting's kind, convener, latest planned date, held date and attendees; and the
-30-day clocks with their deadlines from the business calendar. Dates travel as day
-ordinals (`date.toordinal()`), so the rulesets compare plain integers.
+Python prepares what a rules engine cannot: the events of a case in their order (date,
+time, input order; events dated after the as-of date left out), dates as day ordinals
+(`date.toordinal()`, so that rules compare plain integers), and one fact per element of a
+list field. Which meeting counts, when consent is in force, when a clock starts: all of
+that is in the rule files (`compliance/data/rules/`), decided by durable-rules.
 
-The facts (one dict each, `t` = fact type):
-- `mtg`:   a meeting: `m`, `kind`, `conv` (convener), `date` (held date if held, else the
-           latest planned date, 0 if neither), `held` (0 = not held), `hseq` (order of the
-           held event), `cancelled` (1/0), `ev` (event ids it rests on)
-- `inv`:   an invitation: `m`, `to`, `unit`, `day`
-- `att`:   one attendee of a held meeting: `m`, `unit`
-- `given` / `wd`: a consent given / withdrawn: `seq`, `day`
-- `clock`: a SIP process' 30-day clock: `start`, `deadline`, `unit`
-- `req`:   a raising to BUS-individ: `day`, `unit`, `m`
+The facts of an event have its type as their type (`t`), e.g. `meeting.held`, with
+- `e` (the event's id), `seq` (its place in the case, from 1), `day` (its Stockholm date),
+  `time` (seconds after local midnight, -1 for a date only) and `unit`;
+- each field of its type in the event log (`meeting`, `kind`, `to`, `date`, …); a date as
+  a day ordinal, a missing text as "" and a missing date as 0; the fields of an object
+  flattened with `_` (`child_gender`, `follow_up_date`);
+- for a list field, one fact of type `<event type>:<field>` per element, with `of` (the
+  event's `seq`) and `value` (a text) or the element's own fields (an object);
+- for a text field, the features a rule asks of it (`text__personal_number`, see
+  `compliance.textfeatures`): 1 or 0, never the text.
+Besides the events, the calendar: one `term` fact per half-year (termin: spring January–June,
+autumn July–December) from the case's first event to the as-of date, with `start`, `end`,
+`year`, `half` (1 or 2) and `label` ("2005-vt", "2005-ht").
+Only the fact types and fields some rule uses are made (`needs`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+import types
+import typing
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from . import calendar as vardagar
-
-# A compact event, as the workers receive it (a JSON array, decoded as a list):
-# [order, id, type, date ordinal, seconds or -1, unit, fields]
+# A compact event, as the engine's workers receive it (a JSON array, decoded as a list):
+# [order, id, type, date ordinal, seconds or -1, unit, fields]; dates in `fields` are ordinals.
 CompactEvent = list[Any]
 
-
-@dataclass
-class Meeting:
-    meeting: str
-    kind: str | None = None
-    convener: str | None = None
-    scheduled_by: str | None = None
-    scheduled_event: str | None = None
-    planned: int = 0
-    held: int = 0
-    held_seq: int = 0
-    held_event: str | None = None
-    held_unit: str | None = None
-    cancelled: bool = False
-    attendees: list[str] = field(default_factory=list)
-    evidence: list[str] = field(default_factory=list)
+COMMON_FIELDS = frozenset({"e", "seq", "day", "time", "unit"})
+_NOT_FIELDS = {"id", "case", "at", "type", "unit"}
 
 
-@dataclass
-class Clock:
-    event: str          # the event that started the clock
-    initiative: str | None
-    start: int
-    deadline: int
-    unit: str | None
+@dataclass(frozen=True)
+class FactType:
+    """A kind of base fact: an event type, or the elements of one of its list fields."""
+    name: str
+    fields: frozenset[str] | None      # None: any field (elements that are objects)
+    dates: frozenset[str]              # the fields that hold dates (as day ordinals)
+    prefixes: tuple[str, ...] = ()     # flattened free-form objects: any `<prefix>_<key>`
+
+    def has(self, field: str) -> bool:
+        from .textfeatures import split
+        feature = split(field)
+        if feature is not None:
+            field = feature[0]
+        if self.fields is None or field in self.fields:
+            return True
+        return any(field.startswith(p + "_") for p in self.prefixes)
 
 
-@dataclass
-class CaseFacts:
-    case: str
-    events: list[CompactEvent]         # in case order, as-of applied
-    meetings: dict[str, Meeting]
-    clocks: list[Clock]
-    facts: list[dict[str, Any]]
-    evidence: dict[str, list[str]]     # fact id -> the event ids it rests on
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` -> X; Annotated[X, ...] -> X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            if len(args) != 1:
+                return annotation
+            annotation = args[0]
+        else:
+            return annotation
+
+
+@lru_cache(maxsize=1)
+def fact_types() -> dict[str, FactType]:
+    """The base fact types, derived from the event models (compliance/events.py): one
+    schema of the input, never written twice."""
+    from pydantic import BaseModel
+
+    from .events import EVENT_MODELS
+    out: dict[str, FactType] = {}
+    for model in EVENT_MODELS:
+        etype = typing.get_args(model.model_fields["type"].annotation)[0]
+        fields, dates, prefixes = set(COMMON_FIELDS), set(), []
+        for name, info in model.model_fields.items():
+            if name in _NOT_FIELDS:
+                continue
+            key = info.alias or name
+            ann = _unwrap(info.annotation)
+            origin = typing.get_origin(ann)
+            if origin is list:
+                (item,) = typing.get_args(ann) or (str,)
+                item = _unwrap(item)
+                if typing.get_origin(item) is dict or item is dict:
+                    out[f"{etype}:{key}"] = FactType(f"{etype}:{key}", None, frozenset({"date"}))
+                else:
+                    out[f"{etype}:{key}"] = FactType(f"{etype}:{key}", frozenset({"of", "value"}), frozenset())
+            elif isinstance(ann, type) and issubclass(ann, BaseModel):
+                for sub, subinfo in ann.model_fields.items():
+                    fields.add(f"{key}_{sub}")
+                    if _unwrap(subinfo.annotation) is dt.date:
+                        dates.add(f"{key}_{sub}")
+                prefixes.append(key)
+            elif origin is dict or ann is dict:
+                prefixes.append(key)
+            else:
+                fields.add(key)
+                if ann is dt.date:
+                    dates.add(key)
+        out[etype] = FactType(etype, frozenset(fields), frozenset(dates), tuple(prefixes))
+    out["term"] = FactType("term", frozenset({"start", "end", "year", "half", "label"}), frozenset({"start", "end"}))
+    return out
+
+
+def terms(first: int, last: int) -> list[dict[str, Any]]:
+    """The half-years (terminer) from the one holding day `first` to the one holding `last`."""
+    a, b = dt.date.fromordinal(first), dt.date.fromordinal(last)
+    out = []
+    year, half = a.year, 1 if a.month <= 6 else 2
+    while (year, half) <= (b.year, 1 if b.month <= 6 else 2):
+        start = dt.date(year, 1 if half == 1 else 7, 1)
+        end = dt.date(year, 6, 30) if half == 1 else dt.date(year, 12, 31)
+        out.append({"t": "term", "start": start.toordinal(), "end": end.toordinal(), "year": year, "half": half,
+                    "label": f"{year}-{'vt' if half == 1 else 'ht'}"})     # vårtermin, hösttermin
+        year, half = (year, 2) if half == 1 else (year + 1, 1)
+    return out
 
 
 def order_events(events: list[CompactEvent], as_of: dt.date) -> list[CompactEvent]:
@@ -78,138 +138,91 @@ def order_events(events: list[CompactEvent], as_of: dt.date) -> list[CompactEven
     return kept
 
 
-def _meetings(events: list[CompactEvent]) -> dict[str, Meeting]:
-    meetings: dict[str, Meeting] = {}
-    for seq, (_, eid, etype, day, _, unit, f) in enumerate(events):
-        mid = f.get("meeting")
-        if not mid or etype not in (
-            "meeting.scheduled", "meeting.rescheduled", "meeting.cancelled", "meeting.held"
-        ):
-            continue
-        m = meetings.setdefault(mid, Meeting(mid))
-        if etype == "meeting.scheduled":
-            m.kind = m.kind or f.get("kind")
-            if m.scheduled_by is None:
-                m.scheduled_by, m.scheduled_event = unit, eid
-            m.planned = f["date"]
-            m.cancelled = False          # planned again after a cancellation
-            m.evidence.append(eid)
-        elif etype == "meeting.rescheduled":
-            m.planned = f["date"]
-            m.cancelled = False
-            m.evidence.append(eid)
-        elif etype == "meeting.cancelled":
-            m.cancelled = True
-            m.evidence.append(eid)
-        elif etype == "meeting.held" and not m.held:   # the first held event counts
-            m.kind = m.kind or f.get("kind")
-            m.held, m.held_seq, m.held_event, m.held_unit = day, seq + 1, eid, unit
-            m.attendees = list(f.get("attendees") or [])
-            m.evidence.append(eid)
-    for m in meetings.values():
-        m.convener = m.scheduled_by if m.scheduled_by is not None else m.held_unit
-        if m.held:
-            m.cancelled = False   # it took place after all
-    return meetings
+def _date_value(value: Any) -> int:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and len(value) == 10:
+        try:
+            return dt.date.fromisoformat(value).toordinal()
+        except ValueError:
+            return 0
+    return 0
 
 
-def _in_force(consents: list[tuple[int, bool, str]], day: int) -> tuple[bool, str | None]:
-    """Consent in force on `day`: the last given/withdrawn dated on or before it is a given."""
-    state, last = False, None
-    for cday, given, eid in consents:
-        if cday > day:
-            break
-        state, last = given, eid
-    return state, last
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for key, sub in value.items():
+            if isinstance(sub, (str, int, float, bool)) or sub is None:
+                out[f"{prefix}_{key}"] = sub
 
 
-def _clocks(events: list[CompactEvent], params: dict[str, Any]) -> list[Clock]:
-    """One clock per SIP process (obligations.md, meeting-within-30-days)."""
-    within = int(params.get("within_days", 30))
-    roll = params.get("deadline_roll", "forward")
-    consents = [(e[3], e[2] == "consent.given", e[1]) for e in events
-                if e[2] in ("consent.given", "consent.withdrawn")]
-    starts = [e for e in events if e[2] == "sip.initiated"]
-    if not starts:
-        first = next((e for e in events if e[2] == "consent.given"), None)
-        starts = [first] if first else []
-    clocks = []
-    for init in starts:
-        _, eid, _, day, _, unit, _ = init
-        in_force, _ = _in_force(consents, day)
-        start, event = (day, eid) if in_force else (None, None)
-        if start is None:
-            for cday, given, cid in consents:
-                if cday > day and given:
-                    ok, last = _in_force(consents, cday)
-                    if ok:
-                        start, event = cday, last
-                        break
-        if start is None:
-            continue   # no consent ever in force: the consent rules cover that case
-        deadline = _deadline(start, within, roll)
-        clocks.append(Clock(event, eid if event != eid else None, start, deadline, unit))
-    return clocks
+def _feature(field: str, value: Any) -> int:
+    from .textfeatures import FEATURES, split
+    _, feature = split(field) or ("", "")
+    return FEATURES[feature](value) if isinstance(value, str) and value else 0
 
 
-def _send_by(planned: int, params: dict[str, Any]) -> int:
-    """The last business day to send an invitation: roll_back(date - notice_days)."""
-    if not planned:
-        return 0
-    return _days_before(planned, int(params.get("notice_days", 21)), params.get("send_roll", "back"))
-
-
-@lru_cache(maxsize=65536)
-def _days_before(planned: int, days: int, roll: str) -> int:
-    # Cached: the same meeting dates recur across thousands of cases.
-    day = dt.date.fromordinal(planned) - dt.timedelta(days=days)
-    return (vardagar.roll_back(day) if roll == "back" else day).toordinal()
-
-
-@lru_cache(maxsize=65536)
-def _deadline(start: int, within: int, roll: str) -> int:
-    day = dt.date.fromordinal(start) + dt.timedelta(days=within)
-    return (vardagar.roll_forward(day) if roll == "forward" else vardagar.roll_back(day)).toordinal()
-
-
-def build_case_facts(case: str, events: list[CompactEvent], as_of: dt.date,
-                     clock_params: dict[str, Any], notice_params: dict[str, Any] | None = None,
-                     sid: str = "0") -> CaseFacts:
-    """The case's facts, each tagged with the durable-rules session `sid` it is asserted into."""
-    ordered = order_events(events, as_of)
-    meetings = _meetings(ordered)
+def event_facts(ordered: list[CompactEvent], needs: dict[str, frozenset[str]],
+                as_of: dt.date | None = None) -> tuple[list[dict[str, Any]], list[str | None]]:
+    """The facts of a case's ordered events that the rules use, and for each fact the id
+    of the event it comes from (its evidence; None for a calendar fact). Fact ids are left
+    to the caller."""
+    types_ = fact_types()
     facts: list[dict[str, Any]] = []
-    evidence: dict[str, list[str]] = {}
-    for i, m in enumerate(meetings.values()):
-        facts.append({
-            "id": f"m{i}", "t": "mtg", "m": m.meeting, "kind": m.kind or "", "conv": m.convener or "",
-            "date": m.held or m.planned, "planned": m.planned, "held": m.held, "hseq": m.held_seq,
-            "sendby": _send_by(m.planned, notice_params or {}), "se": m.scheduled_event or "",
-            "cancelled": int(m.cancelled), "e": m.held_event or "", "sid": sid,
-        })
-        evidence[f"m{i}"] = m.evidence
-        if m.held:
-            for j, unit in enumerate(dict.fromkeys(m.attendees)):
-                facts.append({"id": f"a{i}_{j}", "t": "att", "m": m.meeting, "unit": unit, "sid": sid})
-    for seq, (_, eid, etype, day, _, unit, f) in enumerate(ordered, start=1):
-        if etype == "invitation.sent":
-            fact = {"id": f"i{seq}", "t": "inv", "m": f["meeting"], "to": f["to"],
-                    "unit": unit or "", "day": day, "e": eid, "sid": sid}
-        elif etype == "consent.given":
-            fact = {"id": f"g{seq}", "t": "given", "seq": seq, "day": day, "e": eid, "sid": sid}
-        elif etype == "consent.withdrawn":
-            fact = {"id": f"w{seq}", "t": "wd", "seq": seq, "day": day, "e": eid, "sid": sid}
-        elif etype == "bus_individ.requested":
-            fact = {"id": f"r{seq}", "t": "req", "day": day, "unit": unit or "",
-                    "m": f.get("meeting") or "", "e": eid, "sid": sid}
-        else:
-            continue
-        facts.append(fact)
-        evidence[fact["id"]] = [eid]
-    clocks = _clocks(ordered, clock_params)
-    for k, c in enumerate(clocks):
-        ev = [c.event] + ([c.initiative] if c.initiative else [])
-        facts.append({"id": f"c{k}", "t": "clock", "start": c.start, "deadline": c.deadline,
-                      "unit": c.unit or "", "e": c.event, "sid": sid})
-        evidence[f"c{k}"] = ev
-    return CaseFacts(case, ordered, meetings, clocks, facts, evidence)
+    sources: list[str | None] = []
+    if "term" in needs and ordered and as_of is not None:
+        for term in terms(ordered[0][3], as_of.toordinal()):
+            facts.append(term)
+            sources.append(None)
+    for seq, (_, eid, etype, day, secs, unit, f) in enumerate(ordered, start=1):
+        wanted = needs.get(etype)
+        if wanted is not None:
+            ft = types_[etype]
+            fact: dict[str, Any] = {"t": etype}
+            flat: dict[str, Any] | None = None
+            for name in wanted:
+                if name == "e":
+                    fact["e"] = eid
+                elif name == "seq":
+                    fact["seq"] = seq
+                elif name == "day":
+                    fact["day"] = day
+                elif name == "time":
+                    fact["time"] = secs
+                elif name == "unit":
+                    fact["unit"] = unit or ""
+                elif name in f:
+                    value = f[name]
+                    fact[name] = _date_value(value) if name in ft.dates else ("" if value is None else value)
+                elif "__" in name:
+                    fact[name] = _feature(name, f.get(name.partition("__")[0]))
+                else:
+                    if flat is None:
+                        flat = {}
+                        for prefix in ft.prefixes:
+                            _flat(prefix, f.get(prefix), flat)
+                    value = flat.get(name)
+                    fact[name] = _date_value(value) if (name in ft.dates or name.endswith("_date")) \
+                        else ("" if value is None else value)
+            facts.append(fact)
+            sources.append(eid)
+        for key, items in f.items():
+            child = f"{etype}:{key}"
+            wanted = needs.get(child)
+            if wanted is None or not isinstance(items, list):
+                continue
+            if all(isinstance(i, str) for i in items):
+                items = list(dict.fromkeys(items))     # a unit listed twice attended once
+            for item in items:
+                if isinstance(item, dict):
+                    fact = {"t": child, "of": seq}
+                    for name in wanted:
+                        if name != "of":
+                            value = item.get(name)
+                            fact[name] = _date_value(value) if name == "date" or name.endswith("_date") \
+                                else ("" if value is None else value)
+                else:
+                    fact = {"t": child, "of": seq, "value": "" if item is None else item}
+                facts.append(fact)
+                sources.append(eid)
+    return facts, sources

@@ -26,6 +26,10 @@ def _business_days_late(due: dt.date, until: dt.date) -> int:
             else -vardagar.business_days_between(until, due))
 
 
+# A recipient in a message: a unit by its id, the guardian and the child in words.
+_RECIPIENTS = {"guardian": "vårdnadshavaren", "child": "barnet"}
+
+
 def finding_id(rule: str, case: str, event: str | None, meeting: str | None, unit: str | None) -> str:
     """The finding's stable identity (state.md): the same breach night after night.
 
@@ -37,19 +41,22 @@ def finding_id(rule: str, case: str, event: str | None, meeting: str | None, uni
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[str, Any]:
-    """A raw match (dates as day ordinals) -> the finding as findings.jsonl holds it."""
+def finalize(raw: dict[str, Any], as_of: dt.date, template: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A raw match (dates as day ordinals) -> the finding as findings.jsonl holds it.
+
+    `template` is the rule version's message for the finding's status (`Version.message_for`),
+    filled with the version's parameters and the finding's values.
+    """
     due, due_iso, due_sv = day_texts(raw["due"])
     if raw.get("actual"):
         actual, actual_iso, actual_sv = day_texts(raw["actual"])
-        until, template = actual, meta["message"]
+        until = actual
     else:
         actual, actual_iso, actual_sv = None, None, ""
         until = as_of
-        # A deadline that has passed on the as-of date is told in the past tense.
-        template = (meta.get("message_past") if due < as_of else None) or meta["message_open"]
     days_late = (until - due).days
-    values = {**meta.get("params", {}), "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
+    values = {**params, "meeting": raw.get("meeting") or "", "unit": raw.get("unit") or "",
+              "to": _RECIPIENTS.get(raw.get("to") or "", raw.get("to") or ""), "ref": raw.get("ref") or "",
               "due": due_sv, "actual": actual_sv, "case": raw["case"], "days_late": days_late}
     return {
         "id": finding_id(raw["rule"], raw["case"], raw.get("event"), raw.get("meeting"), raw.get("unit")),
@@ -60,6 +67,7 @@ def finalize(raw: dict[str, Any], as_of: dt.date, meta: dict[str, Any]) -> dict[
         "evidence": raw.get("evidence", []),
         "message": template.format(**values),
         "rule_version": raw.get("rule_version"), "title": raw.get("title"),
+        "basis": raw.get("basis"),
     }
 
 

@@ -1,138 +1,130 @@
-"""Rule files (`rules/*.toml`): an obligation as data, next to the sentence it encodes.
+"""Rule files: an obligation as data, in dated versions, next to the sentences it encodes.
 
-A rule file holds the obligation's id, version (the date its wording took effect), Swedish
-title and message, the quoted source sentences with their seed file, its parameters, and
-its match patterns (`[[when]]`). A pattern is a list of facts to join, each with
-conditions in a small language:
+A rule file (`compliance/data/rules/<id>.toml`) holds everything an obligation means:
 
-    "kind == $kind"               field compared with a parameter (`$name`)
-    "m == mt.m"                   ... with a field of an earlier fact (`alias.field`)
-    "day > mt.date - $notice_days"  ... with a sum or difference
-    "to != $excused"              a list parameter: different from each element
+- `id`, `title`, the `profiles` (agreements) it belongs to, and `[draft]`: who writes the
+  deviation report to whom (deviations.md);
+- `[[version]]`s, as OpenFisca keeps dated parameter values: each with `valid_from` (and
+  `valid_to` where it ended), its messages, its `params` and the `sources` it cites from
+  the source register (`compliance/sources.py`). An obligation is judged by the version
+  in force on its due date; one that fell due when no version was in force gives nothing;
+- `[[derive]]`: facts the rule derives for its own use (e.g. the 30-day clock, whose
+  deadline is `roll_forward(start + $within_days)`);
+- `[[when]]`: the patterns of a breach (status `violation`), of a deadline coming up
+  (`warning`), of information (`information`), or of an obligation met (`met`, for the
+  replay and the statistics), and what a match reports (`emit`).
 
-`{ none = true, ... }` means "no such fact" (negation). `each = { kind = "meeting_kinds" }`
-repeats the pattern for every value of a list parameter. `emit` says how a match becomes
-a finding. `compliance.engine` compiles all of this onto durable-rules; nothing here runs.
+Concepts several rules share (which meeting counts, consent in force) are defined once in
+`_definitions.toml` beside the rules: derived facts (`[[define]]`) and named patterns
+(`[patterns.NAME]`, used in a rule as `{ use = "NAME", arg = "expression" }`).
+
+The condition language is in `compliance/patterns.py`; `compliance/compiler.py` turns all
+of this into durable-rules rulesets. Nothing here runs. A key the engine does not honour
+is an error naming the file and the key.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .patterns import PatternError, parse_condition, parse_expr
 
-FACT_FIELDS: dict[str, set[str]] = {
-    "mtg": {"m", "kind", "conv", "date", "planned", "held", "hseq", "cancelled", "sendby", "se", "e"},
-    "inv": {"m", "to", "unit", "day", "e"},
-    "att": {"m", "unit"},
-    "given": {"seq", "day", "e"},
-    "wd": {"seq", "day", "e"},
-    "clock": {"start", "deadline", "unit", "e"},
-    "req": {"day", "unit", "m", "e"},
-    "trig": {"asof", "horizon"},
-}
-_COND = re.compile(r"^\s*([a-z_]+)\s*(==|!=|<=|>=|<|>)\s*(.+?)\s*$")
-_TERM = re.compile(r"^(-?\d+|\$[a-z_]+|[a-z_]+\.[a-z_]+|'[^']*')$")
+STATUSES = ("violation", "warning", "information", "met")
+EMIT_KEYS = ("event", "meeting", "unit", "due", "actual", "to", "ref")   # `to`, `ref`: for the message only
+DEFINITIONS_FILE = "_definitions.toml"
 
 
 class RuleError(ValueError):
     """A rule file that cannot be used; the message names the file and the key."""
 
 
-# --- the condition language -------------------------------------------------------------
-
-Term = tuple  # ("int", n) | ("param", name) | ("ref", alias, field) | ("str", s)
-
-
-@dataclass(frozen=True)
-class Expr:
-    """A sum of signed terms: `mt.date - $notice_days` -> [(+1, ref), (-1, param)]."""
-    terms: tuple[tuple[int, Term], ...]
-
-
-def parse_expr(text: str) -> Expr:
-    tokens = re.split(r"\s+([+-])\s+", text.strip())
-    terms, sign = [], 1
-    for i, tok in enumerate(tokens):
-        if i % 2 == 1:
-            sign = 1 if tok == "+" else -1
-            continue
-        if not _TERM.match(tok):
-            raise ValueError(f"kan inte tolka {tok!r} i {text!r}")
-        if tok.startswith("$"):
-            term: Term = ("param", tok[1:])
-        elif tok.startswith("'"):
-            term = ("str", tok[1:-1])
-        elif "." in tok:
-            alias, field = tok.split(".", 1)
-            term = ("ref", alias, field)
-        else:
-            term = ("int", int(tok))
-        terms.append((sign, term))
-    return Expr(tuple(terms))
-
-
-@dataclass(frozen=True)
-class Condition:
-    field: str
-    op: str
-    expr: Expr
-
-
-def parse_condition(text: str) -> Condition:
-    match = _COND.match(text)
-    if not match:
-        raise ValueError(f"villkoret {text!r} ska ha formen 'fält OP uttryck'")
-    field, op, rhs = match.groups()
-    return Condition(field, op, parse_expr(rhs))
-
-
-# --- the schema ---------------------------------------------------------------------------
-
-class Source(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    seed: str = Field(min_length=1)
-    quote: str = Field(min_length=1)
-
-
-class FactPattern(BaseModel):
+class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- patterns ---------------------------------------------------------------------------------
+
+class FactPattern(_Strict):
+    """One fact of a pattern: `{ as = "h", fact = "meeting.held", where = [...] }`, a
+    negation `{ none = true, fact = ..., where = [...] }`, or the use of a named pattern
+    `{ use = "consent-in-force", day = "h.day" }`."""
     alias: str | None = Field(default=None, alias="as")
-    fact: str
+    fact: str | None = None
     none: bool = False
     where: list[str] = []
+    use: str | None = None
+    args: dict[str, str] = {}
 
-    @field_validator("fact")
+    @model_validator(mode="before")
     @classmethod
-    def _known_fact(cls, v: str) -> str:
-        if v not in FACT_FIELDS or v == "trig":
-            raise ValueError(f"okänd fakta-typ {v!r} (kända: {', '.join(sorted(FACT_FIELDS))})")
-        return v
+    def _split_use(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "use" in data:
+            known = {"use", "as"}
+            return {"use": data["use"], "as": data.get("as"),
+                    "args": {k: v for k, v in data.items() if k not in known}}
+        return data
 
     @model_validator(mode="after")
-    def _alias(self) -> "FactPattern":
+    def _shape(self) -> "FactPattern":
+        if self.use is not None:
+            if self.alias in ("s", "m", "trig", "sid", "id"):
+                raise ValueError(f"aliaset {self.alias!r} är reserverat")
+            return self
+        if not self.fact:
+            raise ValueError("ett faktum behöver `fact` (eller `use`)")
         if not self.none and not self.alias:
             raise ValueError("ett faktum som inte är `none` behöver `as`")
-        if self.alias in ("s", "m", "trig"):
+        if self.none and self.alias:
+            raise ValueError("ett `none`-faktum kan inte ha `as`")
+        if self.alias in ("s", "m", "trig", "sid", "id"):
             raise ValueError(f"aliaset {self.alias!r} är reserverat")
+        for text in self.where:
+            if "{" in text:
+                continue      # a named pattern's argument: checked where the pattern is used
+            try:
+                parse_condition(text)
+            except PatternError as exc:
+                raise ValueError(str(exc)) from None
         return self
 
-    @property
-    def conditions(self) -> list[Condition]:
-        return [parse_condition(w) for w in self.where]
+
+def _check_exprs(values: dict[str, str]) -> dict[str, str]:
+    for key, text in values.items():
+        try:
+            parse_expr(text)
+        except PatternError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+    return values
 
 
-class When(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Derive(_Strict):
+    """A derived fact: each match of `facts` yields one fact of type `fact` with the
+    fields of `set` (expressions over the match). Several derives may yield one type
+    (alternatives)."""
+    fact: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    name: str = Field(default="", pattern=r"^[a-z0-9-]*$")
+    doc: str = ""
+    export: str = ""     # listed in the case summary (cases.jsonl) under this name
+    facts: list[FactPattern] = Field(min_length=1)
+    set: dict[str, str] = Field(min_length=1)
+
+    @field_validator("set")
+    @classmethod
+    def _exprs(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_exprs(v)
+
+
+class When(_Strict):
     name: str = Field(pattern=r"^[a-z0-9-]+$")
-    status: Literal["violation", "warning"] = "violation"
+    status: Literal["violation", "warning", "information", "met"] = "violation"
+    doc: str = ""
     each: dict[str, str] = {}
     facts: list[FactPattern] = Field(min_length=1)
     emit: dict[str, str]
@@ -140,17 +132,73 @@ class When(BaseModel):
     @field_validator("emit")
     @classmethod
     def _emit_keys(cls, v: dict[str, str]) -> dict[str, str]:
-        allowed = {"event", "meeting", "unit", "due", "actual"}
-        unknown = set(v) - allowed
+        unknown = set(v) - set(EMIT_KEYS)
         if unknown:
-            raise ValueError(f"okända nycklar i emit: {sorted(unknown)}")
+            raise ValueError(f"okända nycklar i emit: {sorted(unknown)} (kända: {', '.join(EMIT_KEYS)})")
         for key in ("event", "unit", "due"):
             if key not in v:
                 raise ValueError(f"emit saknar {key!r}")
+        return _check_exprs(v)
+
+
+class NamedPattern(_Strict):
+    """A pattern defined once and used by name; `alternatives` are OR-ed (each becomes a
+    rule of its own: durable-rules cannot join with `|`). `{arg}` in a condition is
+    replaced by the expression the user passes."""
+    doc: str = ""
+    args: list[str] = []
+    alternatives: list[list[FactPattern]] = Field(min_length=1)
+
+
+# --- versions, sources, routing ------------------------------------------------------------------
+
+class Citation(_Strict):
+    """A source a rule version rests on: an entry of the source register, the section,
+    and the sentence quoted as it stands there."""
+    ref: str = Field(min_length=1)
+    section: str | None = None
+    in_force_from: dt.date | None = None     # for law: "i lydelse från"
+    quote: str | None = None
+
+
+class Version(_Strict):
+    valid_from: dt.date
+    valid_to: dt.date | None = None
+    message: str = Field(min_length=1)
+    message_open: str | None = None          # a violation with nothing done (no `actual`)
+    message_warning: str | None = None
+    message_information: str | None = None
+    message_met: str | None = None
+    messages: dict[str, str] = {}            # a pattern's (`when` name) own message
+    sources: list[Citation] = Field(min_length=1)
+    params: dict[str, Any] = {}
+
+    @field_validator("params")
+    @classmethod
+    def _day_counts(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key, value in v.items():
+            if key.endswith("_days") and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"parametern {key!r} ska vara ett heltal >= 0, inte {value!r}")
         return v
 
+    @model_validator(mode="after")
+    def _period(self) -> "Version":
+        if self.valid_to is not None and self.valid_to < self.valid_from:
+            raise ValueError(f"valid_to {self.valid_to} ligger före valid_from {self.valid_from}")
+        return self
 
-class DraftRouting(BaseModel):
+    def in_force(self, day: dt.date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def message_for(self, status: str, done: bool, when: str = "") -> str:
+        if when in self.messages:
+            return self.messages[when]
+        if status == "violation":
+            return self.message if done else (self.message_open or self.message)
+        return getattr(self, f"message_{status}") or self.message
+
+
+class DraftRouting(_Strict):
     """Who writes the deviation report to whom (deviations.md). The receiving unit (B) is
     always the finding's `unit`; `affected` names the reporting unit (A):
 
@@ -162,112 +210,138 @@ class DraftRouting(BaseModel):
     - `none`: no other unit is affected; an internal deviation (intern) to B's own head.
     When A turns out to be B itself, or no unit, the draft is internal too.
     """
-    model_config = ConfigDict(extra="forbid")
     affected: Literal["meeting-convener", "invitation-recipient", "case-invited-units", "none"] = "none"
     kinds: list[str] = []
 
 
-class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Rule(_Strict):
     id: str = Field(pattern=r"^[a-z0-9-]+$")
-    version: dt.date
     title: str = Field(min_length=1)
+    doc: str = ""
     profiles: list[str] = ["core"]
-    valid_from: dt.date | None = None
-    valid_to: dt.date | None = None
-    severity: Literal["violation", "warning"] = "violation"
-    message: str = Field(min_length=1)
-    message_open: str | None = None
-    # For a deadline still not met whose day has passed on the as-of date (past tense:
-    # "skulle ha hållits senast"); without it, message_open.
-    message_past: str | None = None
-    sources: list[Source] = Field(min_length=1)
-    params: dict[str, Any] = {}
     draft: DraftRouting = DraftRouting()
+    version: list[Version] = Field(min_length=1)
+    derive: list[Derive] = []
     when: list[When] = Field(min_length=1)
 
     # Filled by the loader, not from the file.
     file: str = ""
     sha256: str = ""
 
-    @field_validator("params")
-    @classmethod
-    def _day_counts(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for key, value in v.items():
-            if key.endswith("_days") and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise ValueError(f"parametern {key!r} ska vara ett heltal >= 0, inte {value!r}")
-        return v
-
     @model_validator(mode="after")
-    def _check_patterns(self) -> "Rule":
-        for w in self.when:
-            aliases = {"trig": "trig"}
-            for key, param in w.each.items():
-                if not isinstance(self.params.get(param), list):
-                    raise ValueError(f"when '{w.name}': each.{key} kräver listparametern {param!r}")
-            for pat in w.facts:
-                for cond in pat.conditions:
-                    if cond.field not in FACT_FIELDS[pat.fact]:
-                        raise ValueError(f"when '{w.name}': {pat.fact} har inget fält {cond.field!r}")
-                    self._check_expr(w, cond.expr, aliases)
-                if pat.alias:
-                    aliases[pat.alias] = pat.fact
-            for key, text in w.emit.items():
-                self._check_expr(w, parse_expr(text), aliases)
+    def _versions(self) -> "Rule":
+        versions = sorted(self.version, key=lambda v: v.valid_from)
+        for a, b in zip(versions, versions[1:]):
+            if a.valid_to is None or a.valid_to >= b.valid_from:
+                raise ValueError(f"versionerna {a.valid_from} och {b.valid_from} överlappar "
+                                 f"(sätt valid_to på den äldre)")
+            if set(a.params) != set(b.params):
+                raise ValueError(f"versionerna {a.valid_from} och {b.valid_from} har olika parametrar")
+        self.version = versions
         return self
 
-    def _check_expr(self, w: When, expr: Expr, aliases: dict[str, str]) -> None:
-        for _, term in expr.terms:
-            if term[0] == "param" and term[1] not in self.params and term[1] not in w.each:
-                raise ValueError(f"when '{w.name}': okänd parameter ${term[1]}")
-            if term[0] == "param" and len(expr.terms) > 1 and term[1] in self.params:
-                value = self.params[term[1]]
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise ValueError(f"when '{w.name}': ${term[1]} räknas med och ska vara ett heltal")
-            if term[0] == "ref":
-                fact = aliases.get(term[1])
-                if fact is None:
-                    raise ValueError(f"when '{w.name}': okänt alias {term[1]!r}")
-                if term[2] not in FACT_FIELDS[fact]:
-                    raise ValueError(f"when '{w.name}': {term[1]} ({fact}) har inget fält {term[2]!r}")
-
-    def in_force(self, day: dt.date) -> bool:
-        """Whether this rule version was in force on `day` (its profile's validity)."""
-        if self.valid_from and day < self.valid_from:
-            return False
-        if self.valid_to and day > self.valid_to:
-            return False
-        return True
+    def version_on(self, day: dt.date) -> Version | None:
+        """The version in force on `day`, or None."""
+        return next((v for v in self.version if v.in_force(day)), None)
 
     def summary(self) -> dict[str, Any]:
-        return {"id": self.id, "version": self.version.isoformat(), "title": self.title,
-                "sources": [s.model_dump() for s in self.sources], "draft": self.draft.model_dump(),
-                "file": self.file,
-                "sha256": self.sha256}
+        """The rule as the manifest and the reports show it."""
+        from .sources import describe
+        return {"id": self.id, "title": self.title, "file": self.file, "sha256": self.sha256,
+                "draft": self.draft.model_dump(),
+                "versions": [{"valid_from": v.valid_from.isoformat(),
+                              "valid_to": v.valid_to.isoformat() if v.valid_to else None,
+                              "params": v.params, "sources": [describe(c) for c in v.sources]}
+                             for v in self.version]}
 
 
-def _describe(exc: ValidationError) -> str:
+class Definitions(_Strict):
+    """The shared concepts (`_definitions.toml`)."""
+    doc: str = ""
+    define: list[Derive] = []
+    patterns: dict[str, NamedPattern] = {}
+
+    file: str = ""
+    sha256: str = ""
+
+
+@dataclass
+class RuleSet:
+    """Every rule of a rules folder, with the shared definitions they use."""
+    folder: str
+    rules: list[Rule]
+    definitions: Definitions
+    files: list[tuple[str, str]] = field(default_factory=list)   # (file name, sha256)
+
+    def digest(self) -> str:
+        h = hashlib.sha256()
+        for name, sha in sorted(self.files):
+            h.update(name.encode() + b"\0" + sha.encode() + b"\n")
+        return h.hexdigest()
+
+    def by_id(self, rule_id: str) -> Rule | None:
+        return next((r for r in self.rules if r.id == rule_id), None)
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+_MESSAGES = {
+    "extra_forbidden": "okänd nyckel (motorn använder den inte)",
+    "missing": "saknas",
+    "string_type": "ska vara text",
+    "list_type": "ska vara en lista",
+    "dict_type": "ska vara en tabell",
+    "date_from_datetime_parsing": "ska vara ett datum ÅÅÅÅ-MM-DD",
+    "date_type": "ska vara ett datum ÅÅÅÅ-MM-DD",
+    "date_parsing": "ska vara ett datum ÅÅÅÅ-MM-DD",
+    "too_short": "får inte vara tom",
+    "string_too_short": "får inte vara tom",
+    "literal_error": "otillåtet värde",
+    "string_pattern_mismatch": "otillåtna tecken (a–z, 0–9, -)",
+}
+
+
+def describe_error(exc: ValidationError) -> str:
+    """A pydantic error as Swedish text naming each key."""
     parts = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"]) or "(filen)"
-        msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        if err["type"] == "value_error":
+            msg = str(err.get("ctx", {}).get("error", err["msg"]))
+        else:
+            msg = _MESSAGES.get(err["type"], err["msg"])
+            if err["type"] == "literal_error":
+                msg += f" (tillåtna: {err.get('ctx', {}).get('expected', '')})"
         parts.append(f"{loc}: {msg}")
     return "; ".join(parts)
 
 
-def load_rule(path: Path) -> Rule:
+def _read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
     try:
         raw = path.read_bytes()
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8")), raw
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RuleError(f"{path}: regelfilen kan inte läsas: {exc}") from None
+
+
+def load_rule(path: Path) -> Rule:
+    data, raw = _read_toml(path)
     try:
         rule = Rule.model_validate(data)
     except ValidationError as exc:
-        raise RuleError(f"{path}: {_describe(exc)}") from None
+        raise RuleError(f"{path}: {describe_error(exc)}") from None
     if rule.id != path.stem:
         raise RuleError(f"{path}: id {rule.id!r} ska vara filens namn {path.stem!r}")
     return rule.model_copy(update={"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
+
+
+def load_definitions(path: Path) -> Definitions:
+    data, raw = _read_toml(path)
+    try:
+        defs = Definitions.model_validate(data)
+    except ValidationError as exc:
+        raise RuleError(f"{path}: {describe_error(exc)}") from None
+    return defs.model_copy(update={"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
 
 
 def default_rules_dir() -> Path:
@@ -276,19 +350,25 @@ def default_rules_dir() -> Path:
     return rules_dir()
 
 
-def load_rules(directory: Path | str | None = None, profile: str = "core") -> list[Rule]:
-    """All rule files of a folder that belong to `profile`, sorted by id."""
+def load_ruleset(directory: Path | str | None = None) -> RuleSet:
+    """Every rule file of a folder and its `_definitions.toml`, checked against each other
+    and against the source register (a rule that uses an unknown fact, field, parameter,
+    pattern or source is an error naming the file)."""
     directory = Path(directory) if directory else default_rules_dir()
     if not directory.is_dir():
         raise RuleError(f"{directory}: regelmappen finns inte")
-    rules = [load_rule(p) for p in sorted(directory.glob("*.toml"))]
+    rules = [load_rule(p) for p in sorted(directory.glob("*.toml")) if not p.name.startswith("_")]
     if not rules:
         raise RuleError(f"{directory}: inga regelfiler (*.toml)")
-    return [r for r in rules if profile in r.profiles or "core" in r.profiles]
-
-
-def rules_digest(rules: list[Rule]) -> str:
-    h = hashlib.sha256()
-    for r in sorted(rules, key=lambda r: r.file):
-        h.update(r.file.encode() + b"\0" + r.sha256.encode() + b"\n")
-    return h.hexdigest()
+    defs_path = directory / DEFINITIONS_FILE
+    definitions = load_definitions(defs_path) if defs_path.is_file() else Definitions()
+    files = [(r.file, r.sha256) for r in rules]
+    if definitions.file:
+        files.append((definitions.file, definitions.sha256))
+    ruleset = RuleSet(str(directory), rules, definitions, files)
+    from .sources import check_citations
+    from .compiler import check_ruleset
+    for rule in rules:
+        check_citations(rule, directory / rule.file)
+    check_ruleset(ruleset)
+    return ruleset

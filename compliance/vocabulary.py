@@ -9,7 +9,7 @@ EVENT_TYPES = (
     "case.opened", "sip.initiated", "consent.given", "consent.withdrawn",
     "meeting.scheduled", "meeting.rescheduled", "meeting.cancelled", "invitation.sent",
     "meeting.held", "bus_individ.requested", "plan.documented", "deviation.filed",
-    "deviation.replied", "deviation.closed", "case.closed", "group.meeting.held",
+    "deviation.replied", "deviation.closed", "protocol.sent", "case.closed", "group.meeting.held",
 )
 
 EVENT_NAMES_SV = {
@@ -22,6 +22,7 @@ EVENT_NAMES_SV = {
     # not in the imports.md list; the shipped mapping's extension
     "deviation.filed": "Avvikelse anmäld", "deviation.replied": "Avvikelse besvarad",
     "deviation.closed": "Avvikelse avslutad", "group.meeting.held": "Gruppmöte genomfört",
+    "protocol.sent": "Protokoll skickat",
 }
 KIND_SV = {"sip": "SIP", "sip_followup": "SIP-uppföljning", "bus_individ": "BUS-individ"}
 RECIPIENT_SV = {"guardian": "Vårdnadshavare", "child": "Barnet"}   # vårdnadshavare, barnet

@@ -427,6 +427,17 @@ def _clock_start(tl, d0: date) -> date | None:
     return None
 
 
+# obligations.md, "When a rule is in force": a rule judges only what fell due on or after
+# the date of its earliest source.
+IN_FORCE_FROM = {
+    "consent-before-meeting": date(2010, 1, 1),
+    "mandatory-attendance": date(2010, 1, 1),
+    "invitation-notice": date(2013, 1, 1),
+    "meeting-within-30-days": date(2013, 1, 1),
+    "sip-before-bus-individ": date(2018, 4, 17),
+}
+
+
 def _finding(rule, case, event, meeting, unit, due: date, actual: date | None, as_of: date):
     end = actual if actual is not None else as_of
     return {
@@ -542,13 +553,17 @@ def _sort_key(f: dict):
                  for k in ("case", "rule", "due", "event", "meeting", "unit"))
 
 
-def evaluate_events(evs: Iterable[Ev], as_of: date) -> list[dict]:
+def evaluate_events(evs: Iterable[Ev], as_of: date, in_force: dict[str, date] | None = None) -> list[dict]:
+    """Violations of every case; `in_force` (default IN_FORCE_FROM) gives each rule's first
+    day ({} judges every date, for the calendar's old years)."""
+    in_force = IN_FORCE_FROM if in_force is None else in_force
     by_case: dict[str, list[Ev]] = {}
     for e in evs:
         by_case.setdefault(e.case, []).append(e)
     out: list[dict] = []
     for case, cevs in by_case.items():
-        out.extend(evaluate_case(case, cevs, as_of))
+        out.extend(f for f in evaluate_case(case, cevs, as_of)
+                   if date.fromisoformat(f["due"]) >= in_force.get(f["rule"], date.min))
     seen = set()
     uniq = []
     for f in sorted(out, key=_sort_key):
@@ -574,9 +589,9 @@ def parse_lines(lines: Iterable[str]) -> list[Ev]:
     return evs
 
 
-def evaluate(lines: list[str], as_of: date) -> list[dict]:
+def evaluate(lines: list[str], as_of: date, in_force: dict[str, date] | None = None) -> list[dict]:
     """Violation findings (dicts with exactly FINDING_KEYS) of a canonical JSONL log."""
-    return evaluate_events(parse_lines(lines), as_of)
+    return evaluate_events(parse_lines(lines), as_of, in_force)
 
 
 def project(findings: Iterable[dict]) -> list[dict]:

@@ -42,8 +42,11 @@ def test_scan_of_the_spec_example_writes_every_output(tmp_path):
     # bup-farsta (B) stayed away from the meeting soc-skarpnack (A) convened (deviations.md)
     assert "P01__bup-farsta__från__soc-skarpnack.md" in drafts
     text = (out / "deviations" / "P01__bup-farsta__från__soc-skarpnack.md").read_text(encoding="utf-8")
+    # cited by title, body, date and section: never by an internal file name
     assert "Samtliga aktörer som blir kallade till SIP" in text
-    assert "Lokal överenskommelse BUS Skarpnäck" in text and "001_1379bbdc663f102d.txt" not in text
+    assert "Lokal överenskommelse BUS Skarpnäck" in text and "undertecknad 2018-04-17" in text
+    assert "2 kap. 7 § socialtjänstlagen (2001:453)" in text
+    assert ".txt" not in text and "001_" not in text
     assert "Avslutning av ärendet" in text and "BUS-sekretariatet" in text
 
 

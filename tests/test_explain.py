@@ -34,6 +34,10 @@ from compliance.explain import deadline_sv
     ({"from": "2025-11-24", "days": 30, "roll": "forward"},
      "2025-11-24 + 30 dagar = 2025-12-24, julafton; 2025-12-25 juldagen; 2025-12-26 annandag jul; "
      "2025-12-27 lördag; 2025-12-28 söndag → måndag 2025-12-29"),
+    # Business days: Easter and the weekends do not count.
+    ({"from": "2025-04-11", "days": 0, "roll": None, "business_days": 5},
+     "2025-04-11 + 5 vardagar = tisdag 2025-04-22"),   # 14–17 April, then Easter: 22 April
+    ({"from": "2008-02-29", "days": 0, "roll": None, "years": 18}, "2008-02-29 + 18 år = 2026-03-01"),
 ])
 def test_deadline_arithmetic_in_words(basis, text):
     assert deadline_sv(basis) == text

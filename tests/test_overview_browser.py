@@ -4,7 +4,7 @@ The page is loaded from a copy with a probe script put in front of everything el
 probe records what the browser fetched, every load error and CSP violation, and the
 rendered text (innerText), and leaves them in the DOM that `--dump-dom` prints.
 Skips, saying why, where chromium is missing or cannot start (.ci/install-chromium.sh
-installs it).
+installs it); with COMPLIANCE_CI=1 (on CI, where it must run) that is a failure instead.
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ addEventListener('load', function () { setTimeout(function () {
     errors: __errors, csp: __csp,
     svgs: Array.prototype.map.call(document.querySelectorAll('svg'), function (s) {
       var b = s.getBoundingClientRect(); return [b.width, b.height]; }),
+    marks: Array.prototype.map.call(
+      document.querySelectorAll('svg [id^="stapel-"], svg [id^="totalt-"]'), function (e) {
+      var b = e.getBoundingClientRect(); return [e.id, b.left, b.right, b.top, b.bottom]; }),
     height: document.documentElement.scrollHeight
   };
   var pre = document.createElement('pre'); pre.id = '__probe';
@@ -47,6 +50,13 @@ addEventListener('load', function () { setTimeout(function () {
   document.documentElement.appendChild(pre);
 }, 0); });
 </script>"""
+
+
+def unavailable(reason: str) -> None:
+    """Skip, saying why; on CI (COMPLIANCE_CI=1) the browser must be there: fail."""
+    if os.environ.get("COMPLIANCE_CI") == "1":
+        pytest.fail(f"COMPLIANCE_CI=1 but {reason}")
+    pytest.skip(reason)
 
 
 def find_chromium() -> str | None:
@@ -67,7 +77,7 @@ def chromium_args(exe: str, profile: Path) -> list[str]:
 def probe_page(page: Path, tmp: Path) -> tuple[dict, str]:
     exe = find_chromium()
     if exe is None:
-        pytest.skip("chromium is not installed (Debian package 'chromium'; "
+        unavailable("chromium is not installed (Debian package 'chromium'; "
                     "run .ci/install-chromium.sh as root)")
     text = page.read_text(encoding="utf-8")
     probed = tmp / "probe.html"
@@ -79,10 +89,10 @@ def probe_page(page: Path, tmp: Path) -> tuple[dict, str]:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120,
                               env=dict(os.environ, LANG="sv_SE.UTF-8"))
     except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"chromium could not run here: {exc}")
+        unavailable(f"chromium could not run here: {exc}")
     m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
     if proc.returncode != 0 and m is None:
-        pytest.skip(f"chromium could not start here (exit {proc.returncode}): "
+        unavailable(f"chromium could not start here (exit {proc.returncode}): "
                     f"{proc.stderr.strip().splitlines()[-1:]}")
     assert m, f"the probe did not report; chromium stderr:\n{proc.stderr[-2000:]}"
     return json.loads(html.unescape(m.group(1))), proc.stderr
@@ -133,3 +143,33 @@ def test_empty_overview_renders(tmp_path):
     assert probe["errors"] == [] and probe["resources"] == []
     assert "Skanningen är tom" in probe["text"]
     assert "inga avvikelser" in probe["text"]
+
+
+def test_trend_axis_is_continuous(tmp_path):
+    """Half-years 2005 and 2024 lie 19 years apart on the chart, not side by side, and
+    the total's line does not join them."""
+    scan = tmp_path / "scan"
+    scan.mkdir()
+    findings = [{"id": f"{n:016x}", "rule": "meeting-within-30-days", "case": f"K-{n}",
+                 "status": "violation", "unit": "soc", "due": due, "title": "SIP-möte inom 30 dagar",
+                 "event": f"K-{n}-1", "meeting": None, "actual": None, "evidence": [f"K-{n}-1"],
+                 "message": "Inget SIP-möte har hållits.", "rule_version": "2003-01-01",
+                 "days_late": 5, "business_days_late": 3}
+                for n, due in enumerate(["2005-03-01", "2005-09-01", "2005-09-02", "2024-03-01"])]
+    (scan / "findings.jsonl").write_text("".join(json.dumps(f) + "\n" for f in findings), encoding="utf-8")
+    (scan / "manifest.json").write_text(json.dumps({"as_of": "2025-06-30", "rules": []}), encoding="utf-8")
+    build_reports(scan, tmp_path / "out", None)
+    probe, _ = probe_page(tmp_path / "out" / "overview.html", tmp_path)
+    marks = {m[0]: m[1:] for m in probe["marks"]}
+    centre = {key: (marks[f"stapel-{key}-0"][0] + marks[f"stapel-{key}-0"][1]) / 2
+              for key in ("2005-1", "2005-2", "2024-1")}
+    step = centre["2005-2"] - centre["2005-1"]
+    assert step > 3
+    assert abs((centre["2024-1"] - centre["2005-1"]) / step - 38) < 0.5  # 38 half-years apart
+    # the bar of jul-dec 2005 is twice as high as that of jan-jun (two violations)
+    heights = {k: marks[f"stapel-{k}-0"][3] - marks[f"stapel-{k}-0"][2] for k in ("2005-1", "2005-2")}
+    assert abs(heights["2005-2"] / heights["2005-1"] - 2) < 0.05
+    # two pieces of line: 2005 and 2024, nothing drawn across the years between
+    assert sorted(k for k in marks if k.startswith("totalt-")) == ["totalt-0", "totalt-1"]
+    assert marks["totalt-0"][1] < centre["2005-2"] + step
+    assert marks["totalt-1"][0] > centre["2024-1"] - step

@@ -9,6 +9,7 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
+import compliance.reading as reading
 import compliance.scan as scan
 from compliance.events import Reject, parse_at, parse_event_json, parse_record
 from compliance.records import Record
@@ -16,8 +17,8 @@ from helpers import ROOT, ev
 
 
 def _read(path, workers, monkeypatch, threshold):
-    monkeypatch.setattr(scan, "PARALLEL_READ_BYTES", threshold)
-    got = scan.read_events([path], workers=workers)
+    monkeypatch.setattr(reading, "PARALLEL_READ_BYTES", threshold)
+    got = reading.read_events([path], workers=workers)
     return got.cases, got.rejects, got.counts
 
 
@@ -57,7 +58,7 @@ def test_pieces_cover_the_file_exactly(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_bytes(b"a\nbb\n\nccc\nd")
     for n in (1, 2, 3, 10):
-        pieces = scan._pieces(path, n)
+        pieces = reading._pieces(path, n)
         assert pieces[0][0] == 0 and pieces[-1][1] == path.stat().st_size
         assert all(a[1] == b[0] for a, b in zip(pieces, pieces[1:]))
         data = path.read_bytes()
@@ -68,9 +69,9 @@ def test_pieces_cover_the_file_exactly(tmp_path):
 
 def test_a_scan_read_in_pieces_gives_the_same_findings(tmp_path, monkeypatch):
     logs = [ROOT / "fixtures" / "log" / "cases.jsonl", ROOT / "fixtures" / "log" / "bad-lines.jsonl"]
-    monkeypatch.setattr(scan, "PARALLEL_READ_BYTES", 1 << 40)
+    monkeypatch.setattr(reading, "PARALLEL_READ_BYTES", 1 << 40)
     serial = scan.run_scan(logs, dt.date(2025, 12, 31), workers=2)
-    monkeypatch.setattr(scan, "PARALLEL_READ_BYTES", 1)
+    monkeypatch.setattr(reading, "PARALLEL_READ_BYTES", 1)
     parallel = scan.run_scan(logs, dt.date(2025, 12, 31), workers=2)
     assert parallel.findings == serial.findings and parallel.findings
     assert parallel.rejects == serial.rejects and parallel.counts == serial.counts
@@ -83,9 +84,9 @@ def _generic(path, file_no=0):
     lines = path.read_bytes().split(b"\n")
     if lines[-1] == b"":
         lines.pop()
-    parts = list(scan.judge((scan._jsonl_record(str(path), n, raw) for n, raw in enumerate(lines, 1)),
+    parts = list(reading.judge((reading._jsonl_record(str(path), n, raw) for n, raw in enumerate(lines, 1)),
                             file_no, part_lines=10 ** 9))
-    return parts[0] if parts else scan.Judged(raws=[])
+    return parts[0] if parts else reading.Judged(raws=[])
 
 
 def _columns(part):
@@ -121,8 +122,8 @@ def test_the_fast_road_judges_every_line_as_the_record_road_does(tmp_path):
     tricky.write_bytes("\n".join(TRICKY).encode("utf-8", "surrogatepass") + b"\n\xc3\n")
     for log in (path, tricky, ROOT / "fixtures" / "log" / "bad-lines.jsonl",
                 ROOT / "fixtures" / "log" / "cases.jsonl"):
-        assert _columns(scan._judge_jsonl(str(log), 3)) == _columns(_generic(log, 3)), log
-    part = scan._judge_jsonl(str(tricky), 0)
+        assert _columns(reading._judge_jsonl(str(log), 3)) == _columns(_generic(log, 3)), log
+    part = reading._judge_jsonl(str(tricky), 0)
     assert part.ids[:3] == ["b1", "r1", "r2"] and part.blank == 1     # "\ufeff" alone is not blank
     assert part.n_lines == len(TRICKY) + 1
 

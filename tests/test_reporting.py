@@ -47,8 +47,10 @@ def table_rows(path: Path, index: int) -> list[list[str]]:
 
 
 def sheet_rows(path: Path) -> list[list]:
+    """The list's header row and the rows below it (the title rows above left out)."""
     ws = load_workbook(path).active
-    return [[c.value for c in row] for row in ws.iter_rows()]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    return rows[2:]
 
 
 def all_output_text(root: Path) -> dict[Path, str]:
@@ -110,7 +112,7 @@ def test_docx_reads_as_the_regional_form(out):
     assert "Deltog: nej: verksamheten var kallad men uteblev från mötet" in text
     assert "Försening" not in text and "samma dag" not in text
     assert "”Samtliga aktörer som blir kallade till SIP är enligt lag skyldiga att komma" in text
-    assert "— Lokal överenskommelse BUS Skarpnäck (Skarpnäcks stadsdelsförvaltning m.fl., 2018-04-17)" in text
+    assert "— Lokal överenskommelse BUS Skarpnäck — Skarpnäcks stadsdelsförvaltning" in text
     # the evidence timeline, Swedish dates, in order, with the invitation's recipient
     timeline = table_rows(path, 1)
     assert timeline[0] == ["Datum", "Tid", "Händelse", "Verksamhet", "Möte", "Händelse-id"]
@@ -171,7 +173,8 @@ def test_docx_hostile_and_unknown_units(out):
 def test_docx_template_is_edited_without_code(tmp_path):
     """A secretariat edits the template in Word; the next run uses the edited wording."""
     from compliance.reporting.contexts import deviation_contexts
-    from compliance.reporting.scan_data import load_register, load_scan
+    from compliance.reporting.scan_data import load_scan
+    from compliance.units import load_units
     from compliance.reporting.word import TEMPLATES_DIR, write_deviation_docx
     tpl_dir = tmp_path / "reports"
     tpl_dir.mkdir()
@@ -180,7 +183,7 @@ def test_docx_template_is_edited_without_code(tmp_path):
     title.runs[0].text = "Avvikelseblankett – Testby kommun"
     doc.add_paragraph("Kontakt: {{ bus_secretariat }}")
     doc.save(str(tpl_dir / "avvikelse.docx"))
-    drafts = deviation_contexts(load_scan(DATA), load_register(UNITS), dt.date(2025, 3, 3))
+    drafts = deviation_contexts(load_scan(DATA), *load_units(UNITS), dt.date(2025, 3, 3))
     draft = next(d for d in drafts if d["filename"] == "K-001__bup-test__från__soc-test")
     path = write_deviation_docx(draft, {"as_of": "2025-12-31"}, tmp_path / "out", template_dir=tpl_dir)
     text = docx_text(path)
@@ -202,25 +205,27 @@ def test_unit_xlsx(out):
     path = out / "units" / "soc-test.xlsx"
     wb = load_workbook(path)
     ws = wb.active
-    assert ws.title == "Socialtjänsten Testby"
-    rows = [[c.value for c in r] for r in ws.iter_rows()]
-    assert rows[0] == [c[0] for c in UNIT_COLUMNS]
+    assert ws.title == "soc-test"
+    assert ws["A1"].value.startswith("Socialtjänsten Testby (soc-test)")
+    assert "Bedömningsdag 31 december 2025" in ws["A2"].value
+    rows = sheet_rows(path)
+    assert rows[0] == [c.header for c in UNIT_COLUMNS]
     assert rows[0][:3] == ["Förfallodag", "Status", "Regel"]
     body = rows[1:]
     assert len(body) == 4
     dues = [r[0] for r in body]
     assert all(isinstance(d, dt.datetime) for d in dues)  # real date cells
-    assert dues == sorted(dues)
-    assert dues[0].date() == dt.date(2024, 11, 4)
-    assert ws["A2"].number_format == "yyyy-mm-dd"
-    first = dict(zip(rows[0], body[0]))
-    assert first["Status"] == "Avvikelse" and first["Utfört"].date() == dt.date(2024, 11, 12)
-    assert first["Dagar sent"] == 8 and first["Vardagar sent"] == 6
-    assert dict(zip(rows[0], body[-1]))["Status"] == "Varning"
-    assert ws.freeze_panes == "A2"
-    assert ws.auto_filter.ref == f"A1:M{ws.max_row}"
+    assert dues == sorted(dues, reverse=True)  # newest first
+    assert dues[-1].date() == dt.date(2024, 11, 4)
+    assert ws["A4"].number_format == "yyyy-mm-dd"
+    last = dict(zip(rows[0], body[-1]))
+    assert last["Status"] == "Avvikelse" and last["Utfört"].date() == dt.date(2024, 11, 12)
+    assert last["Dagar sent"] == 8 and last["Vardagar sent"] == 6
+    assert dict(zip(rows[0], body[0]))["Status"] == "Varning"
+    assert ws.freeze_panes == "A4"
+    assert ws.auto_filter.ref == f"A3:J{ws.max_row}"
     widths = {k: v.width for k, v in ws.column_dimensions.items()}
-    assert all(widths[col] >= 10 for col in "ABCDEFGHIJKLM")
+    assert all(widths[col] >= 7 for col in "ABCDEFGHI")
     assert widths["I"] >= 40  # the Swedish sentence is readable
     assert all(widths[col] <= 60 for col in widths)
 
@@ -245,11 +250,12 @@ def test_unit_csv_for_swedish_excel(out):
     raw = (out / "units" / "skola-test.csv").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0] == [c[0] for c in UNIT_COLUMNS]
+    assert rows[0][:len(UNIT_COLUMNS)] == [c.header for c in UNIT_COLUMNS]
+    assert {"Regel-id", "Regelversion", "Underlag (händelser)"} <= set(rows[0])  # the audit columns too
     xlsx = sheet_rows(out / "units" / "skola-test.xlsx")
     assert len(rows) == len(xlsx) == 3
-    assert [r[0] for r in rows[1:]] == ["2025-09-15", "2026-01-05"]
-    assert rows[1][rows[0].index("Ärende")] == "'" + HOSTILE
+    assert [r[0] for r in rows[1:]] == ["2026-01-05", "2025-09-15"]
+    assert rows[2][rows[0].index("Ärende")] == "'" + HOSTILE
     for row in rows[1:]:
         for cell in row:
             if not re.fullmatch(r"-?\d+", cell):  # numbers (days late) are numbers
@@ -259,6 +265,7 @@ def test_unit_csv_for_swedish_excel(out):
 def test_unknown_unit_falls_back_to_id(out):
     wb = load_workbook(out / "units" / "hab-okand.xlsx")
     assert wb.active.title == "hab-okand"
+    assert wb.active["A1"].value.startswith("hab-okand:")
 
 
 # ---------------------------------------------------------------- upcoming
@@ -278,7 +285,7 @@ def test_upcoming(out):
     sip = next(r for r in body if r["Ärende"] == "K-005")
     assert sip["Att göra"].startswith("Håll SIP-mötet senast 5 januari 2026")
     assert sip["Verksamhet"] == "Testskolan"
-    assert load_workbook(out / "upcoming.xlsx").active.freeze_panes == "A2"
+    assert load_workbook(out / "upcoming.xlsx").active.freeze_panes == "A4"
 
 
 # ---------------------------------------------------------------- overview
@@ -330,7 +337,7 @@ def test_reports_in_the_scan_folder(tmp_path):
     for md in (scan / "deviations").glob("*.md"):
         assert md.with_suffix(".docx").exists()
     assert (scan / "units" / "bup-test.xlsx").exists()
-    assert load_workbook(scan / "units" / "bup-test.xlsx").active.title == "BUP Testby"
+    assert load_workbook(scan / "units" / "bup-test.xlsx").active["A1"].value.startswith("BUP Testby")
 
 
 def test_without_register_ids_are_shown(tmp_path):
@@ -338,7 +345,7 @@ def test_without_register_ids_are_shown(tmp_path):
     shutil.copytree(DATA, scan)
     (scan / "units.toml").unlink()
     build_reports(scan, tmp_path / "out", None)
-    assert load_workbook(tmp_path / "out" / "units" / "bup-test.xlsx").active.title == "bup-test"
+    assert load_workbook(tmp_path / "out" / "units" / "bup-test.xlsx").active["A1"].value.startswith("bup-test:")
     facts = dict((r[0], r[1]) for r in table_rows(
         tmp_path / "out" / "deviations" / "K-001__bup-test__från__soc-test.docx", 0))
     assert facts["Mottagande verksamhet (B)"] == "bup-test"
@@ -374,4 +381,5 @@ def test_cli_not_a_scan_folder(tmp_path):
         assert result.exit_code == 1
         assert "Traceback" not in result.stderr
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and "not a scan folder" in lines[0] or "not a folder" in lines[0]
+        assert len(lines) == 1
+        assert "är ingen skanningsmapp" in lines[0] or "mappen finns inte" in lines[0]

@@ -219,8 +219,12 @@ def build() -> bytes:
     paragraph(doc, "{{ item.deadline }}", bold_prefix="Så räknades sista dagen: ", keep_with_next=True)
     tag(doc, "{%p endif %}")
     tag(doc, "{%p for s in item.sources %}")
+    tag(doc, "{%p if s.quote %}")
     paragraph(doc, "”{{ s.quote }}”", style="Quote", keep_with_next=True)
     paragraph(doc, "— {{ s.citation }}", style="Quote", size=9)
+    tag(doc, "{%p else %}")
+    paragraph(doc, "{{ s.citation }}", style="Quote", size=9)
+    tag(doc, "{%p endif %}")
     tag(doc, "{%p endfor %}")
     tag(doc, "{%p endfor %}")
 

@@ -159,14 +159,15 @@ def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, o
 
 
 @click.command("import")
-@click.argument("src", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--mapping", "mapping", default=None, metavar="NAME|FILE",
-              help="Mapping for .csv/.xlsx: a shipped name (standard-sv, the default) or a TOML file.")
-@click.option("--key-file", type=click.Path(path_type=Path), default=None,
-              help=f"Secret key for person pseudonyms (HMAC-SHA256); else ${KEY_ENV}.")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The canonical log to write (.jsonl).")
+@click.argument("src", nargs=-1, required=True, metavar="KÄLLA...", type=click.Path(path_type=Path))
+@click.option("--mapping", "mapping", default=None, metavar="NAMN|FIL",
+              help="Mappning för .csv/.xlsx: en medföljande (standard-sv, förvald) eller en TOML-fil.")
+@click.option("--key-file", metavar="FIL", type=click.Path(path_type=Path), default=None,
+              help=f"Hemlig nyckel för personpseudonymer (HMAC-SHA256); annars ${KEY_ENV}.")
+@click.option("--out", required=True, metavar="FIL", type=click.Path(path_type=Path),
+              help="Händelseloggen som skrivs (.jsonl).")
 def import_cmd(src: tuple[Path, ...], mapping: str | None, key_file: Path | None, out: Path) -> None:
-    """Import case-system exports (.csv, .xlsx, .xes) into a canonical event log."""
+    """Läs in exporter från ärendesystem (.csv, .xlsx, .xes) till en händelselogg (JSONL)."""
     try:
         key = read_key(key_file)
         run_import(src, mapping, key, out)
@@ -179,11 +180,13 @@ def import_cmd(src: tuple[Path, ...], mapping: str | None, key_file: Path | None
 
 
 @click.command("export")
-@click.argument("log", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["xes"]), default="xes", show_default=True)
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="The file to write (.xes).")
+@click.argument("log", metavar="LOGG", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["xes"]), default="xes", show_default=True,
+              help="Format att skriva.")
+@click.option("--out", required=True, metavar="FIL", type=click.Path(path_type=Path),
+              help="Filen som skrivs (.xes).")
 def export_cmd(log: Path, fmt: str, out: Path) -> None:
-    """Export a canonical event log as IEEE 1849 XES (for PM4Py, ProM, ...)."""
+    """Exportera en händelselogg som IEEE 1849 XES (för processanalys i PM4Py, ProM m.fl.)."""
     from .xes import export_xes
 
     if not log.is_file():

@@ -7,14 +7,16 @@ the cases with a violation are passed on, as their raw lines.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from .scan_data import NotAScanFolder, Register, Scan
+from ..units import Unit
+from .scan_data import NotAScanFolder, Scan
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +104,14 @@ def scan_cases(scan_dir: Path) -> Iterator[CaseLines]:
             g.close()
 
 
-def deviation_contexts(scan: Scan, register: Register, written=None, decisions=None) -> list[dict]:
-    """Every draft's context of a scan held in memory (for tests and small tools), exactly
-    as `compliance.deviations.write_drafts` builds them."""
+def deviation_contexts(scan: Scan, units: Mapping[str, Unit], cooperation: Mapping[str, str],
+                       written: dt.date | None = None,
+                       decisions: Mapping[str, Any] | None = None) -> list[dict]:
+    """Every draft's context of a scan folder (for tests and small tools), exactly as
+    `compliance.deviations.write_drafts` builds them."""
     from compliance.deviations import DraftContent, run_date
 
-    content = DraftContent(scan.manifest, register.raw_units, register.raw_cooperation,
-                           written or run_date(), decisions)
+    content = DraftContent(scan.manifest, units, cooperation, written or run_date(), decisions)
     out = []
     for lines in scan_cases(scan.dir):
         out += content.case(lines)

@@ -1,4 +1,4 @@
-"""Reading a scan folder and the unit register for the reports.
+"""Reading a scan folder for the reports; the unit register is `compliance.units`.
 
 Everything a report shows passes through :func:`clean_text`: it drops characters XML
 cannot hold and blanks anything shaped like a Swedish personal number, so that no report
@@ -8,77 +8,26 @@ ever carries one even if an export put one where a pseudonym belongs.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 from ..dates_sv import to_date
+from ..escaping import finding_id_text  # noqa: F401 (re-exported: one rule for ids in every report)
+from ..units import Unit, unit_label
 from ..vocabulary import EVENT_NAMES_SV as EVENT_TYPES_SV, STATUS_SV  # noqa: F401 (re-exported)
 from ..privacy import PERSONAL_NUMBER_RE, REDACTED, clean, clean_text, safe_name  # noqa: F401 (re-exported)
 
 REQUIRED_FILES = ("manifest.json", "findings.jsonl")
-
-DEFAULT_SECRETARIAT = "BUS-sekretariatet"
-DEFAULT_CONVENER = "Sammankallande för BUS-styrgruppen"
-
 
 
 class NotAScanFolder(Exception):
     """The folder given is not the output of `compliance scan`."""
 
 
-
-
-@dataclass(frozen=True)
-class UnitInfo:
-    id: str
-    name: str
-    manager: str = ""
-    principal: str = ""
-    kind: str = ""
-
-
-@dataclass
-class Register:
-    """The unit register as the reports use it; unknown units fall back to their ids."""
-
-    units: dict[str, UnitInfo] = field(default_factory=dict)
-    bus_secretariat: str = DEFAULT_SECRETARIAT
-    steering_group_convener: str = DEFAULT_CONVENER
-    raw_units: dict = field(default_factory=dict)
-    raw_cooperation: dict = field(default_factory=dict)
-
-    def label(self, unit_id: str | None) -> str:
-        if not unit_id:
-            return "okänd enhet"
-        info = self.units.get(unit_id)
-        return clean_text(info.name if info and info.name else unit_id)
-
-    def manager(self, unit_id: str | None) -> str:
-        info = self.units.get(unit_id or "")
-        return clean_text(info.manager) if info else ""
-
-    def as_dict(self, unit_id: str | None) -> dict:
-        return {"id": clean_text(unit_id), "name": self.label(unit_id),
-                "manager": self.manager(unit_id)}
-
-
-def load_register(units_path: Path | None) -> Register:
-    """The unit register (compliance.units); without a file, ids and default names."""
-    from compliance.units import load_units
-
-    units, cooperation = load_units(Path(units_path) if units_path is not None else None)
-    reg = Register(
-        units={str(k): UnitInfo(id=str(k), name=str(u.name or k), manager=str(u.manager or ""),
-                                principal=str(u.principal or ""), kind=str(u.kind or ""))
-               for k, u in units.items()},
-        raw_units=units,
-    )
-    reg.bus_secretariat = clean_text(cooperation.get("bus_secretariat") or DEFAULT_SECRETARIAT)
-    reg.steering_group_convener = clean_text(
-        cooperation.get("steering_group_convener") or DEFAULT_CONVENER)
-    reg.raw_cooperation = dict(cooperation, bus_secretariat=reg.bus_secretariat,
-                               steering_group_convener=reg.steering_group_convener)
-    return reg
+def unit_name(units: Mapping[str, Unit], unit_id: str | None) -> str:
+    """A unit as a report names it: the register's name, else its id (cleaned)."""
+    return clean_text(unit_label(units, unit_id or None))
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -91,7 +40,7 @@ def read_jsonl(path: Path) -> list[dict]:
                 try:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError as exc:
-                    raise NotAScanFolder(f"{path}: line {n} is not JSON ({exc.msg})") from None
+                    raise NotAScanFolder(f"{path}: rad {n} är inte JSON ({exc.msg})") from None
     return rows
 
 
@@ -102,6 +51,8 @@ class Scan:
     findings: list[dict]
     evidence: list[dict]
     cases: list[dict]
+    # changes.jsonl of a scan with a state store (state.md): None when the scan had none
+    changes: list[dict] | None = None
 
     @property
     def as_of(self):
@@ -111,32 +62,40 @@ class Scan:
         return {r.get("id"): r for r in self.manifest.get("rules") or [] if isinstance(r, dict)}
 
 
+def check_scan_folder(scan_dir: Path) -> None:
+    """Raise NotAScanFolder unless `scan_dir` holds what a scan writes."""
+    if not scan_dir.is_dir():
+        raise NotAScanFolder(f"{scan_dir}: mappen finns inte")
+    missing = [f for f in REQUIRED_FILES if not (scan_dir / f).is_file()]
+    if missing:
+        raise NotAScanFolder(f"{scan_dir}: är ingen skanningsmapp (saknar {', '.join(missing)})")
+
+
 def load_scan_manifest(scan_dir: Path) -> dict:
     """The scan folder's manifest.json; NotAScanFolder when it is not a scan's folder."""
     scan_dir = Path(scan_dir)
-    if not scan_dir.is_dir():
-        raise NotAScanFolder(f"{scan_dir} is not a folder")
-    missing = [f for f in REQUIRED_FILES if not (scan_dir / f).is_file()]
-    if missing:
-        raise NotAScanFolder(f"{scan_dir} is not a scan folder (missing {', '.join(missing)})")
+    check_scan_folder(scan_dir)
     try:
         manifest = json.loads((scan_dir / "manifest.json").read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise NotAScanFolder(f"{scan_dir / 'manifest.json'} is not valid JSON ({exc})") from None
+        raise NotAScanFolder(f"{scan_dir / 'manifest.json'}: är inte giltig JSON ({exc})") from None
     if not isinstance(manifest, dict):
-        raise NotAScanFolder(f"{scan_dir / 'manifest.json'} is not a JSON object")
+        raise NotAScanFolder(f"{scan_dir / 'manifest.json'}: är inget JSON-objekt")
     return manifest
 
 
 def load_scan(scan_dir: Path) -> Scan:
     scan_dir = Path(scan_dir)
     manifest = load_scan_manifest(scan_dir)
+    changes = scan_dir / "changes.jsonl"
     return Scan(
         dir=scan_dir,
         manifest=manifest,
         findings=[f for f in read_jsonl(scan_dir / "findings.jsonl") if isinstance(f, dict)],
         evidence=[e for e in read_jsonl(scan_dir / "evidence.jsonl") if isinstance(e, dict)],
         cases=[c for c in read_jsonl(scan_dir / "cases.jsonl") if isinstance(c, dict)],
+        changes=([c for c in read_jsonl(changes) if isinstance(c, dict)]
+                 if changes.is_file() else None),
     )
 
 
@@ -153,3 +112,47 @@ def resolve_units_path(scan: Scan, units_path: Path | None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+# --- the state store's view of a finding (state.md, "What the reports do with it") -------
+
+# Review decisions as the lists and the overview name them.
+REVIEW_SV = {
+    "open": "Öppen",
+    "acknowledged": "Kvitterad",
+    "deviation-filed": "Avvikelse anmäld",
+    "justified": "Motiverad",
+    "data-error": "Fel i underlaget",
+    "reopen": "Öppen (återöppnad)",
+}
+REVIEW_ORDER = ("open", "reopen", "acknowledged", "deviation-filed", "justified", "data-error")
+# Decisions that take a finding off the unit's open list (it stays, further down).
+CLOSED_REVIEW = frozenset({"deviation-filed", "justified", "data-error"})
+
+
+def review_sv(status: str | None) -> str:
+    return REVIEW_SV.get(status or "open") or clean_text(status)
+
+
+def finding_states(scan: Scan, review: Mapping[str, Mapping] | None) -> dict[str, dict] | None:
+    """Finding id -> {"status", "new"} for the reports, or None for a scan without a store.
+
+    ``review`` is what the state store knows (id -> {"status": decision, "new": bool}); a
+    finding it does not mention is open. Without it, "new" comes from the scan's
+    ``changes.jsonl`` when there is one.
+    """
+    if review is None and scan.changes is None:
+        return None
+    new_ids = {c.get("id") for c in scan.changes or [] if c.get("change") == "new"}
+    states = {}
+    for f in scan.findings:
+        fid = f.get("id")
+        given = (review or {}).get(fid) or {}
+        states[fid] = {"status": str(given.get("status") or "open"),
+                       "new": bool(given["new"]) if "new" in given else fid in new_ids}
+    return states
+
+
+def count_sv(n: int, one: str, many: str) -> str:
+    """'1 avvikelse', '2 avvikelser', '0 avvikelser': a count with its noun in the right number."""
+    return f"{n} {one if n == 1 else many}"

@@ -1,63 +1,131 @@
-"""Spreadsheets for unit heads: units/<unit>.xlsx + .csv and upcoming.xlsx (openpyxl, csv)."""
+"""Spreadsheets for unit heads: units/<unit>.xlsx + .csv and upcoming.xlsx (openpyxl, csv).
+
+A list is read on screen and printed: each workbook opens with a title (the unit, the
+as-of date, the day the report was made), then one row a finding with the columns a unit
+head acts on; the columns an auditor traces a finding with (rule id and version, events)
+are on a second sheet, "Spårbarhet", in the same order. Rows are as high as their wrapped
+text, and a printout is one page wide with the header row repeated on every page.
+"""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import io
+import re
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
+import pendulum
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from ..dates_sv import date_sv, to_date
-from .scan_data import STATUS_SV, Register, Scan, clean_text, safe_name
+from ..units import Unit
+from .scan_data import (CLOSED_REVIEW, STATUS_SV, Scan, clean_text, count_sv, finding_id_text,
+                        finding_states, review_sv, safe_name, unit_name)
 
 DATE_FORMAT = "yyyy-mm-dd"  # what Swedish Excel shows for dates (ÅÅÅÅ-MM-DD)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
-MAX_WIDTH = 60
+_LINE = Side(style="thin", color="A6A6A6")
+BORDER = Border(left=_LINE, right=_LINE, top=_LINE, bottom=_LINE)
+LINE_PT = 15.0       # one line of the default font (Calibri 11), Excel's default row height
+TITLE_PT = 21.0      # the title line, 14 pt
+FILTER_ROOM = 3      # characters the header's filter button covers
+AUDIT_SHEET = "Spårbarhet"
+SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\\x00-\x1f\x7f]")  # what Excel refuses in a sheet name
 
-# (header, key, kind, width hint) — kind: date | int | text | wrap
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    key: str
+    kind: str       # date | int | text (text cells wrap) | id (a finding's id)
+    max_width: int  # characters; longer text wraps onto more lines
+
+
+def _date(header, key):
+    return Column(header, key, "date", 11)
+
+
 UNIT_COLUMNS = [
-    ("Förfallodag", "due", "date", None),
-    ("Status", "status_sv", "text", None),
-    ("Regel", "title", "text", 34),
-    ("Ärende", "case", "text", None),
-    ("Möte", "meeting", "text", None),
-    ("Utfört", "actual", "date", None),
-    ("Dagar sent", "days_late", "int", None),
-    ("Vardagar sent", "business_days_late", "int", None),
-    ("Beskrivning", "message", "wrap", MAX_WIDTH),
-    ("Regel-id", "rule", "text", None),
-    ("Regelversion", "rule_version", "text", None),
-    ("Händelse", "event", "text", None),
-    ("Underlag (händelser)", "evidence_text", "text", 30),
+    _date("Förfallodag", "due"),
+    Column("Status", "status_sv", "text", 12),
+    Column("Regel", "title", "text", 24),
+    Column("Ärende", "case", "text", 16),
+    Column("Möte", "meeting", "text", 10),
+    _date("Utfört", "actual"),
+    Column("Dagar sent", "days_late", "int", 7),
+    Column("Vardagar sent", "business_days_late", "int", 9),
+    Column("Beskrivning", "message", "text", 46),
+    Column("Id", "id", "id", 18),
+]
+# With a state store: after "Status", what the unit has decided and whether it is new.
+REVIEW_COLUMNS = [
+    Column("Granskning", "review_sv", "text", 14),
+    Column("Ny sedan förra körningen", "new_sv", "text", 10),
+]
+UNIT_AUDIT_COLUMNS = [
+    Column("Id", "id", "id", 18),
+    _date("Förfallodag", "due"),
+    Column("Ärende", "case", "text", 16),
+    Column("Möte", "meeting", "text", 10),
+    Column("Regel-id", "rule", "text", 26),
+    Column("Regelversion", "rule_version", "text", 13),
+    Column("Händelse", "event", "text", 16),
+    Column("Underlag (händelser)", "evidence_text", "text", 40),
 ]
 
 UPCOMING_COLUMNS = [
-    ("Senast", "deadline", "date", None),
-    ("Vardagar kvar", "business_days_left", "int", None),
-    ("Att göra", "todo", "wrap", MAX_WIDTH),
-    ("Regel", "title", "text", 34),
-    ("Ärende", "case", "text", None),
-    ("Möte", "meeting", "text", None),
-    ("Verksamhet", "unit_name", "text", 28),
-    ("Verksamhetens id", "unit", "text", None),
-    ("Beskrivning", "message", "wrap", MAX_WIDTH),
-    ("Regel-id", "rule", "text", None),
+    _date("Senast", "deadline"),
+    Column("Vardagar kvar", "business_days_left", "int", 9),
+    Column("Att göra", "todo", "text", 40),
+    Column("Verksamhet", "unit_name", "text", 26),
+    Column("Regel", "title", "text", 24),
+    Column("Ärende", "case", "text", 16),
+    Column("Möte", "meeting", "text", 10),
+    Column("Id", "id", "id", 18),
+]
+UPCOMING_AUDIT_COLUMNS = [
+    Column("Id", "id", "id", 18),
+    _date("Senast", "deadline"),
+    Column("Ärende", "case", "text", 16),
+    Column("Verksamhetens id", "unit", "text", 20),
+    Column("Regel-id", "rule", "text", 26),
+    Column("Regelversion", "rule_version", "text", 13),
+    Column("Händelse", "event", "text", 16),
+    Column("Underlag (händelser)", "evidence_text", "text", 30),
+    Column("Beskrivning", "message", "text", 46),
 ]
 
 
+def csv_columns(*sheets: list[Column]) -> list[Column]:
+    """One flat table for the CSV: every column of the sheets, each once."""
+    seen, out = set(), []
+    for columns in sheets:
+        for c in columns:
+            if c.key not in seen:
+                seen.add(c.key)
+                out.append(c)
+    return out
+
+
+# --- cells ---------------------------------------------------------------------------------
+
 def neutralise(text: Any) -> str:
-    """A text cell no spreadsheet will run: a leading =, +, -, @, tab or CR gets a '."""
+    """A text cell no spreadsheet will run: a leading =, +, -, @, tab or CR (also after
+    spaces) gets a '."""
     s = clean_text(text)
-    return "'" + s if s.startswith(FORMULA_TRIGGERS) else s
+    return "'" + s if s.lstrip(" ").startswith(FORMULA_TRIGGERS) else s
 
 
 def _cell_value(kind: str, value: Any):
+    if kind == "id":
+        return finding_id_text(value) or None
     if kind == "date":
         return to_date(value)
     if kind == "int":
@@ -69,55 +137,124 @@ def _cell_value(kind: str, value: Any):
     return neutralise(value)
 
 
-def _display_len(value: Any) -> int:
+def _natural_width(value: Any) -> int:
     if isinstance(value, dt.date):
         return 10
-    return max((len(line) for line in str(value).splitlines()), default=0) if value is not None else 0
+    if value is None:
+        return 0
+    return max((len(line) for line in str(value).splitlines()), default=0)
 
 
-def write_xlsx(path: Path, columns, rows: list[dict], sheet_title: str, as_of: dt.date | None,
-               title: str, empty_note: str | None = None) -> Path:
+def wrapped_lines(value: Any, width: float) -> int:
+    """How many lines a wrapped cell `width` characters wide shows: the text wrapped at
+    two characters less than the width, since a letter of Calibri is about as wide as the
+    digit 0 that the width counts, and a line the sheet needs must never be missing."""
+    if value is None or isinstance(value, (int, dt.date)):
+        return 1
+    per_line = max(1, int(width) - 2)
+    return sum(max(1, len(textwrap.wrap(part, per_line))) for part in str(value).split("\n"))
+
+
+def sheet_name(text: Any) -> str:
+    """A sheet name Excel accepts: at most 31 characters, none of []:*?/\\, no leading or
+    trailing apostrophe, not empty; a longer name is cut with an ellipsis."""
+    name = SHEET_FORBIDDEN.sub("_", clean_text(text)).strip().strip("'").strip() or "Blad"
+    if len(name) > 31:
+        name = name[:30].rstrip() + "…"
+    return "Blad_" if name.lower() == "history" else name   # 'History' is Excel's own
+
+
+# --- workbooks -----------------------------------------------------------------------------
+
+@dataclass
+class Sheet:
+    name: str
+    columns: list[Column]
+    rows: list[dict]
+    title: str
+    subtitle: str
+    empty_note: str | None = None
+
+
+def _fill_sheet(ws, sheet: Sheet) -> None:
+    columns = sheet.columns
+    ws.title = sheet.name
+    ws.append([sheet.title])
+    ws.append([sheet.subtitle])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.row_dimensions[1].height = TITLE_PT
+    ws["A2"].font = Font(italic=True)
+    header_row = 3
+    ws.append([c.header for c in columns])
+    values = [[_cell_value(c.kind, row.get(c.key)) for c in columns] for row in sheet.rows]
+
+    # Widths: the content, but at most the column's maximum; the header's longest word fits.
+    widths = []
+    for i, c in enumerate(columns):
+        word = max(len(w) for w in c.header.split()) + FILTER_ROOM
+        content = max((_natural_width(v[i]) + 2 for v in values), default=0)
+        widths.append(max(word, min(content, c.max_width)))
+    for i, width in enumerate(widths):
+        ws.column_dimensions[get_column_letter(i + 1)].width = width
+
+    for cell, width in zip(ws[header_row], widths):
+        cell.font = Font(bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    ws.row_dimensions[header_row].height = LINE_PT * max(
+        wrapped_lines(c.header, w - FILTER_ROOM + 2) for c, w in zip(columns, widths))
+
+    for row_values in values:
+        ws.append(row_values)
+        r = ws.max_row
+        lines = 1
+        for i, (c, value) in enumerate(zip(columns, row_values)):
+            cell = ws.cell(row=r, column=i + 1)
+            if c.kind == "date":
+                cell.number_format = DATE_FORMAT
+            elif c.kind in ("text", "id") and value is not None:
+                cell.data_type = "s"  # never a formula, whatever the text
+            cell.border = BORDER
+            cell.alignment = Alignment(vertical="top", wrap_text=(c.kind == "text"))
+            lines = max(lines, wrapped_lines(value, widths[i]))
+        if lines > 1:
+            ws.row_dimensions[r].height = LINE_PT * lines
+
+    last = get_column_letter(len(columns))
+    ws.freeze_panes = f"A{header_row + 1}"
+    if values:
+        ws.auto_filter.ref = f"A{header_row}:{last}{ws.max_row}"
+    elif sheet.empty_note:
+        ws.append([sheet.empty_note])
+        ws.cell(row=ws.max_row, column=1).font = Font(italic=True)
+
+    # Printing: landscape A4, one page wide (as many pages long as it takes), the header
+    # row on every page, the title and page number in the footer.
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{header_row}:{header_row}"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = 0.5
+    ws.page_margins.bottom = 0.8
+    ws.page_margins.footer = 0.3
+    ws.oddFooter.left.text = sheet.title.replace("&", "&&")
+    ws.oddFooter.right.text = "Sida &P av &N"
+
+
+def write_xlsx(path: Path, sheets: list[Sheet], title: str, as_of: dt.date | None) -> Path:
     wb = Workbook()
-    ws = wb.active
-    ws.title = _sheet_title(sheet_title)
+    for n, sheet in enumerate(sheets):
+        _fill_sheet(wb.active if n == 0 else wb.create_sheet(), sheet)
     props = wb.properties
     props.title = clean_text(title)
     props.creator = "compliance"
     props.language = "sv-SE"
     if as_of:
         props.created = props.modified = dt.datetime.combine(as_of, dt.time())
-    ws.append([c[0] for c in columns])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.alignment = Alignment(vertical="top", wrap_text=False)
-    widths = [len(c[0]) + 4 for c in columns]  # room for the filter button
-    for row in rows:
-        values = [_cell_value(kind, row.get(key)) for _, key, kind, _ in columns]
-        ws.append(values)
-        r = ws.max_row
-        for i, ((_, _, kind, hint), value) in enumerate(zip(columns, values)):
-            cell = ws.cell(row=r, column=i + 1)
-            if kind == "date":
-                cell.number_format = DATE_FORMAT
-            elif kind in ("text", "wrap") and value is not None:
-                cell.data_type = "s"  # never a formula, whatever the text
-            cell.alignment = Alignment(vertical="top", wrap_text=(kind == "wrap"))
-            widths[i] = max(widths[i], min(_display_len(value) + 2, hint or MAX_WIDTH))
-    for i, width in enumerate(widths):
-        ws.column_dimensions[get_column_letter(i + 1)].width = min(width, MAX_WIDTH)
-    ws.freeze_panes = "A2"
-    last = get_column_letter(len(columns))
-    if rows:
-        ws.auto_filter.ref = f"A1:{last}{ws.max_row}"
-    elif empty_note:
-        ws.append([empty_note])
-        ws["A2"].font = Font(italic=True)
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = "1:1"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     wb.save(tmp)
@@ -125,14 +262,15 @@ def write_xlsx(path: Path, columns, rows: list[dict], sheet_title: str, as_of: d
     return path
 
 
-def write_csv(path: Path, columns, rows: list[dict]) -> Path:
+def write_csv(path: Path, columns: list[Column], rows: list[dict]) -> Path:
+    """The list as Swedish Excel opens a CSV: ';' between fields, UTF-8 with a BOM."""
     buf = io.StringIO()
     w = csv.writer(buf, delimiter=";", lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
-    w.writerow([c[0] for c in columns])
+    w.writerow([c.header for c in columns])
     for row in rows:
         out = []
-        for _, key, kind, _ in columns:
-            v = _cell_value(kind, row.get(key))
+        for c in columns:
+            v = _cell_value(c.kind, row.get(c.key))
             out.append("" if v is None else v.isoformat() if isinstance(v, dt.date) else str(v))
         w.writerow(out)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -142,25 +280,44 @@ def write_csv(path: Path, columns, rows: list[dict]) -> Path:
     return path
 
 
-def _sheet_title(text: str) -> str:
-    bad = set('[]:*?/\\')
-    t = "".join("_" if ch in bad else ch for ch in clean_text(text)).strip("'") or "Blad"
-    return t[:31]
+def _subtitle(as_of: dt.date | None, run_date: dt.date, counts: str) -> str:
+    parts = [f"Bedömningsdag {date_sv(as_of)}" if as_of else "", f"rapporten gjord {date_sv(run_date)}",
+             counts]
+    return " · ".join(p for p in parts if p)
 
 
-def _sort_key(f: dict):
-    return (f.get("due") or "9999", 0 if f.get("status") == "violation" else 1,
-            str(f.get("case")), str(f.get("rule")), str(f.get("meeting") or ""), str(f.get("event") or ""))
+def today_stockholm() -> dt.date:
+    return pendulum.now("Europe/Stockholm").date()
 
 
-def unit_rows(findings: Iterable[dict]) -> list[dict]:
+# --- the unit lists ------------------------------------------------------------------------
+
+def status_sv(status: str | None) -> str:
+    return STATUS_SV.get(status or "") or clean_text(status).capitalize()
+
+
+def _sort_key(row: dict):
+    """Open before what the unit has dealt with, then the newest due date first."""
+    due = to_date(row.get("due"))
+    return (row.get("review_status") in CLOSED_REVIEW, due is None, -due.toordinal() if due else 0,
+            0 if row.get("status") == "violation" else 1, str(row.get("case")), str(row.get("rule")),
+            str(row.get("meeting") or ""), str(row.get("event") or ""))
+
+
+def unit_rows(findings: Iterable[dict], states: Mapping[str, dict] | None = None) -> list[dict]:
     rows = []
-    for f in sorted(findings, key=_sort_key):
+    for f in findings:
         row = dict(f)
-        row["status_sv"] = STATUS_SV.get(f.get("status"), f.get("status") or "")
+        row["status_sv"] = status_sv(f.get("status"))
         row["title"] = f.get("title") or f.get("rule")
         row["evidence_text"] = ", ".join(str(e) for e in f.get("evidence") or [])
+        if states is not None:
+            state = states.get(f.get("id")) or {}
+            row["review_status"] = state.get("status") or "open"
+            row["review_sv"] = review_sv(row["review_status"])
+            row["new_sv"] = "Ny" if state.get("new") else ""
         rows.append(row)
+    rows.sort(key=_sort_key)
     return rows
 
 
@@ -168,45 +325,83 @@ def unit_key(unit_id: Any) -> str:
     return str(unit_id) if unit_id not in (None, "") else ""
 
 
-def write_unit_lists(scan: Scan, register: Register, out_dir: Path) -> list[Path]:
-    """units/<unit>.xlsx and .csv for each unit that has findings (none for the others)."""
-    by_unit: dict[str, list[dict]] = {}
-    for f in scan.findings:
-        by_unit.setdefault(unit_key(f.get("unit")), []).append(f)
-    written = []
+def unit_file_stems(unit_ids: Iterable[str]) -> dict[str, str]:
+    """The file-name stem of each unit's list (units/<stem>.xlsx): the one place unit file
+    names are made. `compliance.filenames` (injective, Windows-safe; drafts branch) is to
+    replace the body of this function."""
+    stems: dict[str, str] = {}
     used: dict[str, str] = {}
-    for uid in sorted(by_unit):
+    for uid in sorted(unit_ids):
         stem = safe_name(uid) if uid else "utan-enhet"
         while stem in used and used[stem] != uid:  # two hostile ids that clean to one name
             stem += "_"
         used[stem] = uid
-        rows = unit_rows(by_unit[uid])
-        label = register.label(uid or None)
-        written.append(write_xlsx(out_dir / "units" / f"{stem}.xlsx", UNIT_COLUMNS, rows,
-                                  sheet_title=label, as_of=scan.as_of,
-                                  title=f"Avvikelser och varningar för {label}"))
-        written.append(write_csv(out_dir / "units" / f"{stem}.csv", UNIT_COLUMNS, rows))
+        stems[uid] = stem
+    return stems
+
+
+def _unit_counts(rows: list[dict]) -> str:
+    n = {s: sum(1 for r in rows if r.get("status") == s) for s in ("violation", "warning", "information")}
+    parts = [count_sv(n["violation"], "avvikelse", "avvikelser"),
+             count_sv(n["warning"], "varning", "varningar")]
+    if n["information"]:
+        parts.append(f"{n['information']} för information")
+    return ", ".join(parts)
+
+
+def write_unit_lists(scan: Scan, units: Mapping[str, Unit], out_dir: Path,
+                     review: Mapping[str, Mapping] | None = None,
+                     run_date: dt.date | None = None) -> list[Path]:
+    """units/<unit>.xlsx and .csv for each unit that has findings (none for the others).
+
+    ``review``: the state store's finding id -> {"status", "new"} (see finding_states);
+    with it, or with a scan's changes.jsonl, the lists show each finding's review status
+    and whether it is new since the last run.
+    """
+    run_date = run_date or today_stockholm()
+    states = finding_states(scan, review)
+    columns = UNIT_COLUMNS[:2] + REVIEW_COLUMNS + UNIT_COLUMNS[2:] if states is not None else UNIT_COLUMNS
+    by_unit: dict[str, list[dict]] = {}
+    for f in scan.findings:
+        by_unit.setdefault(unit_key(f.get("unit")), []).append(f)
+    stems = unit_file_stems(by_unit)
+    written = []
+    for uid in sorted(by_unit):
+        rows = unit_rows(by_unit[uid], states)
+        label = unit_name(units, uid)
+        who = label if not uid or label == clean_text(uid) else f"{label} ({clean_text(uid)})"
+        title = f"{who}: avvikelser och varningar"
+        subtitle = _subtitle(scan.as_of, run_date, _unit_counts(rows))
+        sheets = [Sheet(sheet_name(uid or "utan enhet"), columns, rows, title, subtitle),
+                  Sheet(AUDIT_SHEET, UNIT_AUDIT_COLUMNS, rows, f"{who}: spårbarhet",
+                        "Regelversion och händelser som varje rad bygger på, i samma ordning "
+                        "som listan. " + subtitle)]
+        if sheets[0].name.lower() == AUDIT_SHEET.lower():
+            sheets[0].name += "_"
+        stem = stems[uid]
+        written.append(write_xlsx(out_dir / "units" / f"{stem}.xlsx", sheets, title, scan.as_of))
+        written.append(write_csv(out_dir / "units" / f"{stem}.csv",
+                                 csv_columns(columns, UNIT_AUDIT_COLUMNS), rows))
     return written
 
 
+# --- upcoming deadlines --------------------------------------------------------------------
+
 def _roll_back(d: dt.date) -> dt.date:
-    try:
-        from compliance.calendar import roll_back
-    except ImportError:  # pragma: no cover - the calendar ships with the project
-        return d
+    from compliance.calendar import roll_back
     try:
         return roll_back(d)
-    except ValueError:
+    except ValueError:   # a year the calendar does not know
         return d
 
 
 def _business_days_left(as_of: dt.date | None, deadline: dt.date | None) -> int | None:
     if as_of is None or deadline is None:
         return None
+    from compliance.calendar import business_days_between
     try:
-        from compliance.calendar import business_days_between
         return business_days_between(as_of, deadline)
-    except (ImportError, ValueError):
+    except ValueError:
         return None
 
 
@@ -220,7 +415,8 @@ def todo_sv(rule: str | None, meeting: str | None, deadline: dt.date | None, mes
     return clean_text(message) or f"Åtgärda senast {when}."
 
 
-def upcoming_rows(scan: Scan, register: Register) -> list[dict]:
+def upcoming_rows(scan: Scan, units: Mapping[str, Unit]) -> list[dict]:
+    """The warnings, soonest deadline first: a to-do list for the coming days."""
     rows = []
     for f in scan.findings:
         if f.get("status") != "warning":
@@ -229,17 +425,23 @@ def upcoming_rows(scan: Scan, register: Register) -> list[dict]:
         deadline = _roll_back(due) if due and f.get("rule") == "invitation-notice" else due
         rows.append(dict(
             f, deadline=deadline, title=f.get("title") or f.get("rule"),
-            unit_name=register.label(f.get("unit")),
+            unit_name=unit_name(units, f.get("unit")),
             business_days_left=_business_days_left(scan.as_of, deadline),
             todo=todo_sv(f.get("rule"), f.get("meeting"), deadline, f.get("message")),
+            evidence_text=", ".join(str(e) for e in f.get("evidence") or []),
         ))
     rows.sort(key=lambda r: (r["deadline"] or dt.date.max, str(r.get("unit")), str(r.get("case")),
                              str(r.get("rule")), str(r.get("meeting") or "")))
     return rows
 
 
-def write_upcoming(scan: Scan, register: Register, out_dir: Path) -> Path:
-    return write_xlsx(out_dir / "upcoming.xlsx", UPCOMING_COLUMNS, upcoming_rows(scan, register),
-                      sheet_title="Kommande", as_of=scan.as_of,
-                      title="Kommande tidsfrister",
-                      empty_note="Inga kommande tidsfrister i skanningen.")
+def write_upcoming(scan: Scan, units: Mapping[str, Unit], out_dir: Path,
+                   run_date: dt.date | None = None) -> Path:
+    rows = upcoming_rows(scan, units)
+    title = "Kommande tidsfrister"
+    subtitle = _subtitle(scan.as_of, run_date or today_stockholm(),
+                         count_sv(len(rows), "tidsfrist", "tidsfrister"))
+    sheets = [Sheet("Kommande", UPCOMING_COLUMNS, rows, title, subtitle,
+                    empty_note="Inga kommande tidsfrister i skanningen."),
+              Sheet(AUDIT_SHEET, UPCOMING_AUDIT_COLUMNS, rows, f"{title}: spårbarhet", subtitle)]
+    return write_xlsx(out_dir / "upcoming.xlsx", sheets, title, scan.as_of)

@@ -1,0 +1,137 @@
+"""The scan folder (`--out`): written whole into a temporary folder, then swapped in.
+
+A scan writes its outputs (outputs.md) into a fresh folder beside `--out` and renames it
+into place at the end, so a scan killed part-way leaves the previous outputs whole. The
+files besides the contract's (`evidence.jsonl`, `cases.jsonl`) are what `compliance
+report` needs to build the reports for people from the folder alone (docs/design.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import orjson
+
+from . import __version__
+from . import calendar as vardagar
+
+if TYPE_CHECKING:
+    from .scan import ScanResult
+
+
+class OutputError(Exception):
+    """The outputs cannot be written (--out not usable, disk full); one line for stderr."""
+
+
+def fresh_folder(out: Path) -> Path:
+    """A new empty folder beside `out`, where the outputs are written before the swap.
+    It gets the permissions the umask allows, as any folder the user makes would."""
+    check_out(out)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)
+        return tmp
+    except OSError as exc:
+        raise OutputError(f"{out}: kan inte skriva: {exc.strerror}") from None
+
+
+def check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out}: --out är en fil, inte en mapp")
+    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+        raise OutputError(f"{out}: mappen är inte tom och är inte en tidigare skanning; välj en annan --out")
+    parent = out.resolve().parent
+    if not parent.exists():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{out}: mappen kan inte skapas: {exc.strerror}") from None
+    if not os.access(parent, os.W_OK):
+        raise OutputError(f"{out}: ingen skrivrätt i {parent}")
+
+
+def _lines(path: Path, chunks: list[bytes]) -> None:
+    with path.open("wb") as fh:
+        fh.writelines(chunks)
+
+
+def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    with path.open("wb") as fh:
+        for row in rows:
+            fh.write(orjson.dumps(row) + b"\n")
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, Any]:
+    """The run record (outputs.md, "Run record"; audit.md, "Rule versions")."""
+    return {
+        "tool": {"name": "bus-compliance", "version": __version__},
+        "as_of": result.as_of.isoformat(),
+        "profile": result.selection.summary() if result.selection else None,
+        "rules": [r.summary() for r in result.rules],
+        "rules_digest": result.ruleset.digest() if result.ruleset else None,
+        "calendar": vardagar.CALENDAR_SOURCE,
+        "inputs": result.inputs,
+        "units_file": ({"path": str(units_path), "sha256": sha256_file(Path(units_path))}
+                       if units_path else None),
+        "counts": result.counts,
+        "engine_errors": result.errors,
+    }
+
+
+def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path | str | None,
+                  report: bool = False, docx: bool = True, register: Any = None,
+                  workers: int = 2, progress: Any = None, clock: Any = None) -> None:
+    """Write into the fresh folder `tmp`, then swap it in.
+
+    The deviation drafts are rendered from the files just written, on the output side
+    (`deviations.write_drafts`): Markdown always, Word too with `report` (unless not
+    `docx`). `register` is the unit register (`units.load_units`)."""
+    from .deviations import DraftWriteError, run_date, write_drafts
+    parent = out.resolve().parent
+    try:
+        _lines(tmp / "findings.jsonl", result.findings_lines)
+        _jsonl(tmp / "rejects.jsonl", result.rejects)
+        _lines(tmp / "evidence.jsonl", result.evidence_lines)
+        _lines(tmp / "cases.jsonl", result.cases_lines)
+        if result.errors:
+            _jsonl(tmp / "errors.jsonl", result.errors)
+        (tmp / "manifest.json").write_bytes(
+            orjson.dumps(manifest(result, units_path), option=orjson.OPT_INDENT_2) + b"\n")
+        written = run_date()
+        try:
+            write_drafts(tmp, register, written, formats={"md", "docx"} if report and docx else {"md"},
+                         workers=workers, progress=progress)
+        except DraftWriteError as exc:
+            raise OutputError(f"utkasten kan inte skrivas: {exc}") from None
+        if clock is not None:
+            clock("drafts")
+        if report:
+            from .reporting import build_reports
+            build_reports(tmp, tmp, Path(units_path) if units_path else None, run_date=written,
+                          drafts=False)
+            if clock is not None:
+                clock("reports")
+        old = None
+        if out.exists():
+            old = parent / f".{out.name}.old-{os.getpid()}"
+            out.rename(old)
+        tmp.rename(out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise OutputError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None

@@ -1,0 +1,211 @@
+"""A durable-rules session deciding cases, stage by stage.
+
+This and `compliance.durable` are the only modules that touch durable-rules. A worker
+process creates one ruleset from a compiled program (`compliance.compiler`) and reuses it
+for every case:
+
+1. the case's event facts are asserted, then the trigger facts of the stage-1 rules
+   (a trigger is asserted after every fact its rule reads: durable-rules fires a `none()`
+   as soon as it can, and never takes an action back);
+2. the matches are drained; a derive's match becomes a derived fact, whose fields Python
+   computes from the match (sums of day ordinals, and the roll to a business day that only
+   the calendar knows); a when's match is handed back;
+3. the derived facts are asserted with the next stage's triggers, and so on;
+4. every fact is retracted, and the session is ready for the next case.
+
+Facts are identified by ids from a fixed pool checked free of 32-bit FNV-1a collisions
+(durable-rules compares ids only by that hash; two colliding ids would make the second
+fact "already observed" and silently drop it, upstream issue #376).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from . import calendar as vardagar
+from .compiler import Plan, Program
+from .patterns import Basis, basis, evaluate
+
+MAX_FACTS = 60_000      # facts (with triggers) of one case at most; more is an oversized case
+
+
+class CaseTooLarge(Exception):
+    """A case has more facts than the id pool holds (a guard against one case stalling a
+    night); the message is Swedish, for errors.jsonl."""
+
+
+class SessionError(Exception):
+    """durable-rules refused a fact (e.g. "already observed"); never silently ignored."""
+
+
+def fnv1a_32(text: str) -> int:
+    """The hash durable-rules 2.0.28 identifies a fact by (state.c, storeMessage)."""
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+@lru_cache(maxsize=None)
+def fact_ids(n: int = MAX_FACTS) -> tuple[str, ...]:
+    """`n` fact ids whose hashes are pairwise different (colliding candidates skipped)."""
+    ids, seen, k = [], set(), 0
+    while len(ids) < n:
+        candidate = f"f{k}"
+        k += 1
+        h = fnv1a_32(candidate)
+        if h not in seen:
+            seen.add(h)
+            ids.append(candidate)
+    return tuple(ids)
+
+
+@lru_cache(maxsize=262_144)
+def calendar_fn(fn: str, day: int, arg: Any) -> int:
+    """The calendar functions rule files may name (compliance/patterns.py), on day ordinals."""
+    d = dt.date.fromordinal(day)
+    try:
+        if fn == "roll":
+            return (vardagar.roll_forward(d) if arg == "forward" else vardagar.roll_back(d)).toordinal()
+        if fn == "add_business_days":
+            return vardagar.add_business_days(d, int(arg)).toordinal()
+        if fn == "add_years":
+            try:
+                return d.replace(year=d.year + int(arg)).toordinal()
+            except ValueError:       # 29 February in a year that has none: 1 March
+                return dt.date(d.year + int(arg), 3, 1).toordinal()
+    except ValueError:
+        raise OutsideCalendar(d) from None
+    raise ValueError(f"okänd kalenderfunktion {fn!r}")
+
+
+class OutsideCalendar(Exception):
+    """A date the rules need rolled lies outside the calendar's years."""
+
+    def __init__(self, day: dt.date):
+        super().__init__(f"datumet {day.isoformat()} ligger utanför kalendern för vardagar "
+                         f"(åren {vardagar.MIN_YEAR}–{vardagar.MAX_YEAR})")
+
+
+@dataclass
+class CaseRun:
+    """One case in a session: its facts by id, where each came from, and what matched."""
+    sid: str
+    facts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)   # fact id -> event ids
+    bases: dict[tuple[str, str], Basis] = field(default_factory=dict)    # (fact id, field)
+    derived: dict[tuple, str] = field(default_factory=dict)              # content -> fact id
+    pending: list[str] = field(default_factory=list)                     # derived, not asserted yet
+    matches: list[tuple[Plan, dict[str, dict[str, Any]]]] = field(default_factory=list)
+    exports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+class Session:
+    """One ruleset in this process; `run` decides a batch of cases in it."""
+
+    def __init__(self, program: Program, as_of: dt.date, warn_days: int):
+        from .durable import load_engine
+        self.engine = load_engine()
+        self.handle = self.engine.create_ruleset("compliance", json.dumps(program.definition))
+        self.program = program
+        horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
+        self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}
+        self.ids = fact_ids()
+
+    def run(self, cases: list[list[tuple[dict[str, Any], str | None]]]) -> list[CaseRun]:
+        """Decide cases given as their event facts (fact, source event id); each case in a
+        session of its own. Returns per case its facts and matches."""
+        runs = [CaseRun(str(i)) for i in range(len(cases))]
+        self._next = 0
+        asserted: list[dict[str, Any]] = []
+        try:
+            for run, events in zip(runs, cases):
+                for fact, source in events:
+                    fid = self._new_id()
+                    run.facts[fid] = dict(fact, id=fid, sid=run.sid)
+                    run.evidence[fid] = (source,) if source is not None else ()
+                    run.pending.append(fid)
+            for stage in range(1, self.program.stages + 1):
+                facts: list[dict[str, Any]] = []
+                triggers: list[dict[str, Any]] = []
+                for run in runs:
+                    facts.extend(run.facts[fid] for fid in run.pending
+                                 if run.facts[fid]["t"] in self.program.read_types)
+                    run.pending = []
+                    for name in self.program.triggers[stage - 1]:
+                        triggers.append(dict(self.trigger_fields, id=self._new_id(), r=name, sid=run.sid))
+                payload = facts + triggers       # every trigger after every fact it reads
+                asserted.extend(payload)
+                self._assert(payload)
+                self._drain(runs)
+        finally:
+            self._retract(asserted)
+        return runs
+
+    def _new_id(self) -> str:
+        if self._next >= len(self.ids):
+            raise CaseTooLarge(f"ärendet har för många händelser för regelmotorn (över {MAX_FACTS} fakta)")
+        fid = self.ids[self._next]
+        self._next += 1
+        return fid
+
+    def _assert(self, facts: list[dict[str, Any]]) -> None:
+        if not facts:
+            return
+        result = self.engine.assert_facts(self.handle, orjson.dumps(facts).decode())
+        if result and result[0] == 2:
+            raise SessionError("regelmotorn vägrade ett faktum som redan fanns (krock i fakta-id)")
+
+    def _drain(self, runs: list[CaseRun]) -> None:
+        engine, handle, plans = self.engine, self.handle, self.program.plans
+        by_sid = {r.sid: r for r in runs}
+        while True:
+            started = engine.start_action(self.handle)
+            if not started:
+                return
+            state, message, state_handle = started[0], started[1], started[2]
+            sid = orjson.loads(state)["sid"]
+            run = by_sid[sid]
+            while message:
+                for name, match in orjson.loads(message).items():
+                    plan = plans[name]
+                    if plan.kind == "derive":
+                        self._derive(run, plan, match)
+                    else:
+                        run.matches.append((plan, match))
+                message = engine.complete_and_start_action(handle, state_handle)
+
+    def _derive(self, run: CaseRun, plan: Plan, match: dict[str, dict[str, Any]]) -> None:
+        fact: dict[str, Any] = {"t": plan.fact_type}
+        for key, expr in plan.exprs.items():
+            fact[key] = evaluate(expr, match, plan.params, calendar_fn)
+        key = tuple(sorted(fact.items()))   # before `id` and `sid` are set
+        sources = {e for f in match.values() for e in run.evidence.get(f.get("id"), ())}
+        existing = run.derived.get(key)
+        if existing is not None:      # the same fact by another route: one fact, both grounds
+            run.evidence[existing] = tuple(sorted(set(run.evidence[existing]) | sources))
+            return
+        temp = self._new_id()
+        fact["id"], fact["sid"] = temp, run.sid
+        run.facts[temp] = fact
+        run.evidence[temp] = tuple(sorted(sources))
+        run.derived[key] = temp
+        run.pending.append(temp)
+        bases = lambda alias, fld: run.bases.get((match[alias].get("id"), fld))  # noqa: E731
+        for key_, expr in plan.exprs.items():
+            b = basis(expr, match, plan.params, bases)
+            if b is not None:
+                run.bases[(temp, key_)] = b
+        if plan.export:
+            run.exports.setdefault(plan.export, []).append(fact)
+
+    def _retract(self, asserted: list[dict[str, Any]]) -> None:
+        if asserted:
+            # In the reverse order of their arrival: the last stage's triggers first.
+            self.engine.retract_facts(self.handle, orjson.dumps(asserted[::-1]).decode())
