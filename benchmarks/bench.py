@@ -241,21 +241,25 @@ DRAFTS = r"""
 import datetime as dt, sys
 from pathlib import Path
 from compliance.deviations import write_drafts
-from compliance.reporting.scan_data import load_register
-got = write_drafts(Path(sys.argv[1]), load_register(None), dt.date(2026, 7, 1),
+got = write_drafts(Path(sys.argv[1]), None, dt.date(2026, 7, 1),
                    workers=int(sys.argv[3]), out_dir=Path(sys.argv[2]))
 print(f"{got.drafts} drafts, {got.files} files")
 """
 
 
 def measure_reports(base: list[str], scan_out: Path, tmp: Path, n: int, workers: int | None,
-                    whole: bool = True) -> dict:
-    """The drafts alone, then (`whole`) the whole `compliance report`, of one scan folder."""
+                    whole: bool = True, scan_cmd: list[str] | None = None) -> dict:
+    """The drafts alone (Markdown and Word), then (`whole`) the whole `compliance report`
+    of one scan folder and the scan again with `--report` (its reports in the same run)."""
     got = {}
     commands = [("drafts", [sys.executable, "-c", DRAFTS, str(scan_out), str(tmp / f"drafts-{n}"),
                             str(workers or 2)])]
     if whole:
         commands.append(("report", [*base, "report", str(scan_out), "--out", str(tmp / f"report-{n}")]))
+        if scan_cmd:
+            again = list(scan_cmd)
+            again[again.index("--out") + 1] = str(tmp / f"scan-report-{n}")
+            commands.append(("scan --report", [*again, "--report"]))
     for what, cmd in commands:
         probe = file_creation_us(tmp)
         m = run_measured(cmd, tmp)
@@ -264,6 +268,7 @@ def measure_reports(base: list[str], scan_out: Path, tmp: Path, n: int, workers:
                      else m["stdout"].strip().splitlines()[-1] if what == "drafts" and m["stdout"].strip() else "")
         m["probe"] = probe
         m["note"] = f"{m['note']} (load {_load()})".strip()
+        m["phases"] = _phases(m.get("stderr", ""))
         got[what] = m
         print(f"  {what} {_s(m['wall'])} s (CPU {m.get('user', 0):.0f} s user, {m.get('sys', 0):.0f} s system; "
               f"file creation before it "
@@ -382,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
                         "runs: " + ", ".join(f"{w:.1f} s ({us:.0f} us/file, load {ld})" for w, us, ld in walls)
                 if walls and args.reports:
                     row["reports"] = measure_reports(base, row["out"], tmp, n, args.workers,
-                                                     whole=args.reports == "all")
+                                                     whole=args.reports == "all", scan_cmd=cmd)
             if not args.keep:
                 log.unlink(missing_ok=True)
             rows.append(row)
@@ -467,7 +472,9 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
             "",
             "drafts = `write_drafts` (Markdown and Word, as `report` writes them); report = the"
             " whole `compliance report SCAN --out DIR` (drafts, unit lists, upcoming.xlsx,"
-            " overview.html); × scan = wall time over the scan's best wall time above",
+            " overview.html); scan --report = the scan again with its reports in the same run"
+            " (its phases say where the time went); × scan = wall time over the scan's best wall"
+            " time above (for scan --report, the reports' share: (wall − scan) / scan)",
             "",
             "| events | what | wall s | × scan | CPU s (user + system) | peak RSS single MB | peak RSS tree MB |"
             " file creation before (us/file) | note |",
@@ -475,11 +482,14 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
         ]
         for r in measured:
             for what, m in r["reports"].items():
-                ratio = f"{m['wall'] / r['wall']:.2f}" if m.get("wall") and r["wall"] else "n/a"
+                ratio = "n/a"
+                if m.get("wall") and r["wall"]:
+                    ratio = f"{(m['wall'] - r['wall']) / r['wall']:.2f}" if what == "scan --report" \
+                        else f"{m['wall'] / r['wall']:.2f}"
                 cpu = f"{m['user']:.1f} + {m['sys']:.1f}" if m.get("wall") else "n/a"
                 lines.append(f"| {r['events']:,} | {what} | {_s(m.get('wall'))} | {ratio} | {cpu} | "
                              f"{_mb(m.get('maxrss_kib'))} | {_mb(m.get('peak_tree_kib'))} | "
-                             f"{m['probe']:.0f} | {m['note']} |")
+                             f"{m['probe']:.0f} | {m['note']} {m.get('phases', '')} |")
         lines.append("")
     if len(rows) >= 2:
         a, b = rows[0], rows[-1]
