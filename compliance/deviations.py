@@ -233,6 +233,10 @@ def _facts(f: Mapping[str, Any], events: Mapping[str, Mapping[str, Any]], eviden
     elif rule == "meeting-within-30-days":
         facts += [("Skulle ha hållits senast", due),
                   ("Hölls", actual or f"inget SIP-möte hållet (till {as_of_sv})")]
+    elif f.get("actual") and f.get("actual") == f.get("due"):
+        # What the finding is about happened that day: no lateness to tell, which would
+        # read as "on time" ("0 dagar").
+        return [("Dag", actual)]
     else:
         facts += [("Skulle ha skett senast", due), ("Skedde", actual or f"har inte skett (till {as_of_sv})")]
     facts.append(("Försening", _late(f, as_of_sv)))
@@ -344,8 +348,9 @@ def markdown_template() -> jinja2.Template:
     """The Markdown draft's template. Every value it prints passes `md_text`: one line, no
     bidi controls, no personal number, nothing that ends a table cell or makes a link."""
     env = DictFirstEnvironment(loader=jinja2.FileSystemLoader(str(TEMPLATES)),
-                       undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                       trim_blocks=True, lstrip_blocks=True, finalize=md_text, autoescape=False)
+                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                               trim_blocks=True, lstrip_blocks=True, finalize=md_text,
+                               autoescape=False)
     template = env.get_template(MARKDOWN_TEMPLATE)
     # A template's globals are a ChainMap over the environment's, copied key by key into
     # every render's context: as a plain dict they cost far less.

@@ -173,6 +173,22 @@ def test_an_absence_reads_as_an_absence(fixture_scan):
         assert "Försening" not in item and "samma dag" not in item and "Skedde" not in item
 
 
+@pytest.mark.parametrize("actual, lines", [
+    ("2025-03-03", [("Dag", "3 mars 2025")]),
+    ("2025-03-05", [("Skulle ha skett senast", "3 mars 2025"), ("Skedde", "5 mars 2025"),
+                    ("Försening", "2 dagar (2 vardagar)")]),
+    (None, [("Skulle ha skett senast", "3 mars 2025"), ("Skedde", "har inte skett (till 31 december 2025)"),
+            ("Försening", "303 dagar (209 vardagar) hittills (till 31 december 2025)")]),
+])
+def test_a_rule_without_lines_of_its_own_never_reads_as_on_time(actual, lines):
+    late = {"2025-03-03": (0, 0), "2025-03-05": (2, 2), None: (303, 209)}[actual]
+    findings = [{"id": "0123456789abcdef", "rule": "plan-content", "case": "K1", "status": "violation",
+                 "unit": "soc", "meeting": None, "event": "e", "due": "2025-03-03", "actual": actual,
+                 "days_late": late[0], "business_days_late": late[1], "evidence": [], "message": "m"}]
+    draft = case_drafts(findings, [], None, Routing(SHIPPED, UNITS), UNITS, {}, {}, WRITTEN, "2025-12-31")[0]
+    assert [(f["label"], f["value"]) for f in draft["items"][0]["facts"]] == lines
+
+
 def test_the_attendance_message_names_no_unit_id_and_says_the_day_is_the_meeting(fixture_scan):
     findings = [json.loads(x) for x in (fixture_scan / "findings.jsonl").read_text().splitlines()]
     absent = [f for f in findings if f["rule"] == "mandatory-attendance"]
