@@ -531,3 +531,28 @@ def test_progress_counts_the_findings_put_into_drafts(tmp_path):
     violations = sum(1 for line in (SMALL / "findings.jsonl").read_text(encoding="utf-8").splitlines()
                      if '"violation"' in line)
     assert len(bars) == 1 and bars[0].done == violations == 8 and bars[0].closed
+
+
+def test_report_on_a_full_disk_says_one_line_and_leaves_the_folder_as_it_was(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    import compliance.deviations as deviations
+    from compliance.reporting.cli import report
+    out = tmp_path / "out"
+    ok = CliRunner().invoke(report, [str(SMALL), "--out", str(out), "--units", str(SMALL / "units.toml")])
+    assert ok.exit_code == 0, ok.output
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    real, calls = deviations.write_file, []
+
+    def full_disk(path, data):
+        calls.append(path)
+        if len(calls) == 5:
+            raise DraftWriteError(path, OSError(errno.ENOSPC, "No space left on device"))
+        real(path, data)
+    monkeypatch.setattr(deviations, "write_file", full_disk)
+    got = CliRunner().invoke(report, [str(SMALL), "--out", str(out), "--units", str(SMALL / "units.toml")])
+    assert got.exit_code == 1
+    lines = got.stderr.strip().splitlines()
+    assert len(lines) == 1 and re.search(r"\.(md|docx): disken är full$", lines[0]), lines
+    assert "Traceback" not in got.output
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
