@@ -496,7 +496,7 @@ def write_drafts(scan_dir: os.PathLike | str, register: Any, written: dt.date,
     prefix = os.path.join(str(tmp), "")
     try:
         batches = _batches(scan_cases(scan_dir))
-        if workers <= 1:
+        if workers <= 1 or total < 2 * BATCH_VIOLATIONS:     # a few drafts: no processes to fork
             renderer = _Renderer(content, formats)
             done: Iterator[tuple] = (renderer.batch(b) for b in batches)
         else:

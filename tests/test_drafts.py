@@ -556,3 +556,12 @@ def test_report_on_a_full_disk_says_one_line_and_leaves_the_folder_as_it_was(tmp
     assert len(lines) == 1 and re.search(r"\.(md|docx): disken är full$", lines[0]), lines
     assert "Traceback" not in got.output
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_drafts_rendered_in_worker_processes_are_the_same(fixture_scan, fixture_drafts, tmp_path, monkeypatch):
+    import compliance.deviations as deviations
+    monkeypatch.setattr(deviations, "BATCH_VIOLATIONS", 3)      # many small batches, in 2 workers
+    got = write_drafts(fixture_scan, load_units(FIXTURES / "units.toml"), WRITTEN, workers=2, out_dir=tmp_path)
+    assert got.drafts == 24 and got.files == 48
+    for path in fixture_drafts.iterdir():
+        assert (tmp_path / "deviations" / path.name).read_bytes() == path.read_bytes(), path.name
