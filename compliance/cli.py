@@ -85,6 +85,43 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="LOGG...")
+@click.option("--case", "case", required=True, help="Ärendet (pseudonymen) att gå igenom.")
+@click.option("--as-of", "as_of", help="Bedömningsdag ÅÅÅÅ-MM-DD (standard: i dag i Stockholm).")
+@click.option("--profile", default="core", show_default=True, help="Överenskommelse (profil).")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True,
+              help="text på skärmen, md som bilaga till en rapport, json för system.")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
+@click.option("--units", "units_path", type=click.Path(path_type=Path), help="Enhetsregister (namn i stället för id).")
+@click.option("--mapping", help="Mappning för CSV/Excel-exporter (namn eller fil).")
+@click.option("--warn-days", type=click.IntRange(0, 365), default=5, show_default=True,
+              help="Varna för det som förfaller inom så många vardagar.")
+def replay(paths, case, as_of, profile, fmt, rules_dir, units_path, mapping, warn_days):
+    """Gå igenom ett ärende steg för steg: händelser, frister med uträkning, bedömningar och fynd."""
+    import json as _json
+    from .reading import JSONL_SUFFIXES, ReadError, expand_paths
+    from .replay import ReplayError, render_text, replay as run_replay
+    from .units import load_units
+    as_of_date = _as_of(as_of)
+    _check_profile(profile)
+    try:
+        from .importers import SUPPORTED_SUFFIXES
+        files = expand_paths(paths, JSONL_SUFFIXES | set(SUPPORTED_SUFFIXES))
+        units, _ = load_units(units_path)
+        data = run_replay(files, case, as_of_date, profile, rules_dir, mapping, warn_days, units)
+    except ReplayError as exc:
+        if exc.usage:
+            raise click.UsageError(str(exc)) from None
+        _fail(str(exc))
+    except (ReadError, RuleError, UnitRegisterError, OSError) as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(_json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text(data, markdown=fmt == "md"), nl=False)
+
+
+@main.command()
 @click.argument("dates", nargs=-1)
 @click.option("--year", type=int, help="Lista årets helgdagar och aftnar som inte är vardagar.")
 def calendar(dates, year):

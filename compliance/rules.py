@@ -229,6 +229,19 @@ class Rule(_Strict):
     sha256: str = ""
 
     @model_validator(mode="after")
+    def _messages(self) -> "Rule":
+        """Every status a pattern reports has its own wording in every version (a met
+        obligation must never be told in a breach's words)."""
+        for w in self.when:
+            if w.status == "violation":
+                continue
+            for v in self.version:
+                if w.name not in v.messages and getattr(v, f"message_{w.status}") is None:
+                    raise ValueError(f"version {v.valid_from}: message_{w.status} saknas "
+                                     f"(mönstret {w.name!r} har status {w.status!r})")
+        return self
+
+    @model_validator(mode="after")
     def _versions(self) -> "Rule":
         versions = sorted(self.version, key=lambda v: v.valid_from)
         for a, b in zip(versions, versions[1:]):

@@ -112,7 +112,9 @@ class Session:
     def __init__(self, program: Program, as_of: dt.date, warn_days: int):
         from .durable import load_engine
         self.engine = load_engine()
-        self.handle = self.engine.create_ruleset("compliance", json.dumps(program.definition))
+        # A ruleset's name must be its own in the process (the replay holds two).
+        self.handle = self.engine.create_ruleset(f"compliance-{program.digest()[:12]}",
+                                                 json.dumps(program.definition))
         self.program = program
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}
