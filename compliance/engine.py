@@ -144,7 +144,8 @@ class _Worker:
 
     def __init__(self, definition_json: str, plans: dict[str, Plan], as_of: dt.date,
                  rules_meta: dict[str, dict[str, Any]], warn_days: int, drafts: Any = None):
-        import durable_rules_engine as engine   # only here: the C engine lives in workers
+        from .durable import load_engine   # only here: the C engine lives in workers
+        engine = load_engine()
         self.engine = engine
         self.handle = engine.create_ruleset("compliance", definition_json)
         self.plans = plans
