@@ -7,8 +7,10 @@ not run, with a one-line reason on stderr and never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import pendulum
@@ -19,7 +21,7 @@ from .rules import RuleError, load_rule, load_rules
 from .units import UnitRegisterError
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"compliance: {message}", err=True)
     sys.exit(1)
 
@@ -56,8 +58,13 @@ def main() -> None:
               help="Varna för det som förfaller inom så många vardagar.")
 def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
+    from .durable import EngineUnavailable, load_engine
     from .scan import ScanError, run_scan, summary_lines
     as_of_date = _as_of(as_of)
+    try:
+        load_engine()    # here, so that a broken engine is one line, not a dead worker pool
+    except EngineUnavailable as exc:
+        _fail(f"regelmotorn fungerar inte: {exc}")
     progress = None
     if sys.stderr.isatty():
         from tqdm import tqdm
@@ -144,13 +151,33 @@ def rules_show(rule_id, rules_dir):
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rules", "rules_dir", type=click.Path(path_type=Path))
 def rules_validate(files, rules_dir):
+    """Pröva regelfilerna, också mot regelmotorn (i en egen process)."""
+    from .doctor import EngineBroken, RulesRejected, check
     from .engine import compile_rules
     try:
         loaded = [load_rule(f) for f in files] if files else load_rules(rules_dir)
-        compile_rules(loaded)
+        definition, _ = compile_rules(loaded)
     except Exception as exc:  # noqa: BLE001 - a broken file (RuleError or other) is reported, not raised
         _fail(str(exc))
+    try:
+        check(json.dumps(definition), decide=False)
+    except RulesRejected as exc:
+        _fail(str(exc))
+    except EngineBroken as exc:
+        _fail(f"regelfilerna kunde inte prövas, regelmotorn fungerar inte: {exc}")
     click.echo(f"{len(loaded)} regelfiler är giltiga.")
+
+
+@main.command()
+def doctor():
+    """Kontrollera att regelmotorn laddas och bedömer ett provfall rätt på den här datorn."""
+    from .doctor import EngineBroken, check
+    try:
+        health = check()
+    except EngineBroken as exc:
+        _fail(f"regelmotorn fungerar inte: {exc}")
+    for line in health.lines():
+        click.echo(line)
 
 
 def _add_subpackage_commands() -> None:
