@@ -35,6 +35,9 @@ __all__ = [
     "CALENDAR_SOURCE",
     "MIN_YEAR",
     "MAX_YEAR",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "last_as_of",
     "is_business_day",
     "roll_forward",
     "roll_back",
@@ -51,6 +54,8 @@ CALENDAR_SOURCE: str = f"holidays {holidays.__version__} (SE, PUBLIC+DE_FACTO)"
 #: it silently returns no holidays at all, so we refuse instead.
 MIN_YEAR = max(1953, Sweden.start_year)
 MAX_YEAR = min(2100, Sweden.end_year)
+FIRST_DAY = date(MIN_YEAR, 1, 1)
+LAST_DAY = date(MAX_YEAR, 12, 31)
 
 
 _ONE_DAY = timedelta(days=1)
@@ -123,6 +128,19 @@ def add_business_days(d: date, n: int) -> date:
         if is_business_day(d):
             remaining -= 1
     return d
+
+
+def last_as_of(warn_days: int) -> date:
+    """The latest as-of date whose warning horizon stays inside the calendar.
+
+    A scan warns of what falls due within ``warn_days`` business days after its as-of
+    date, so ``add_business_days(as_of, warn_days)`` must be countable: that holds exactly
+    for as-of dates up to the day before the ``warn_days``-th business day counted back
+    from the calendar's last business day (with 5: 2100-12-22).
+    """
+    if warn_days <= 0:
+        return LAST_DAY
+    return add_business_days(roll_back(LAST_DAY), 1 - warn_days) - _ONE_DAY
 
 
 def _weekdays_upto(ordinal: int) -> int:

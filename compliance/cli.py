@@ -26,17 +26,43 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
+def _usage_error(message: str) -> NoReturn:
+    """Exit 2 with one Swedish line (click's own usage errors are English, several lines)."""
+    click.echo(f"compliance: {message}", err=True)
+    sys.exit(2)
+
+
 def _today_stockholm() -> dt.date:
     return pendulum.now("Europe/Stockholm").date()
 
 
-def _as_of(value: str | None) -> dt.date:
-    if value is None:
-        return _today_stockholm()
+def _date(value: str, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} är inget datum ÅÅÅÅ-MM-DD") from None
+        _usage_error(f"{what} {value!r} är inget datum ÅÅÅÅ-MM-DD")
+
+
+def _calendar_years() -> str:
+    return f"vardagskalendern omfattar åren {vardagar.MIN_YEAR}–{vardagar.MAX_YEAR}"
+
+
+def _outside_calendar(what: str) -> NoReturn:
+    _usage_error(f"{what} ligger utanför kalendern: {_calendar_years()}")
+
+
+def _as_of(value: str | None, warn_days: int = 0) -> dt.date:
+    """The as-of date, which every deadline and the warning horizon are counted from, so
+    it and `warn_days` business days after it must lie inside the calendar."""
+    day = _today_stockholm() if value is None else _date(value, "--as-of")
+    if not vardagar.FIRST_DAY <= day <= vardagar.LAST_DAY:
+        _outside_calendar(f"--as-of {day}")
+    last = vardagar.last_as_of(warn_days)
+    if day > last:
+        _usage_error(f"--as-of {day}: varningshorisonten, {warn_days} vardagar framåt (--warn-days), går "
+                     f"förbi kalenderns sista dag {vardagar.LAST_DAY}; senaste bedömningsdag med "
+                     f"--warn-days {warn_days} är {last}")
+    return day
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,7 +86,7 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
     from .scan import ScanError, run_scan, summary_lines
-    as_of_date = _as_of(as_of)
+    as_of_date = _as_of(as_of, warn_days)
     try:
         load_engine()    # here, so that a broken engine is one line, not a dead worker pool
     except EngineUnavailable as exc:
@@ -90,6 +116,12 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
 @click.option("--year", type=int, help="Lista årets helgdagar och aftnar som inte är vardagar.")
 def calendar(dates, year):
     """Vardagsfakta: är dagen en vardag, rulla framåt/bakåt, vardagar mellan två dagar."""
+    if year is not None and not vardagar.MIN_YEAR <= year <= vardagar.MAX_YEAR:
+        _outside_calendar(f"--year {year}")
+    parsed = [_date(d, "datumet") for d in dates]
+    for d in parsed:
+        if not vardagar.FIRST_DAY <= d <= vardagar.LAST_DAY:
+            _outside_calendar(str(d))
     try:
         if year is not None:
             for day, reason in vardagar.year_facts(year):
@@ -97,7 +129,6 @@ def calendar(dates, year):
             return
         if not dates:
             raise click.UsageError("ange datum eller --year")
-        parsed = [_as_of(d) for d in dates]
         for d in parsed:
             f = vardagar.day_facts(d)
             status = "vardag" if f["business_day"] else f"inte vardag ({f['reason']})"
@@ -106,8 +137,8 @@ def calendar(dates, year):
         if len(parsed) == 2:
             a, b = parsed
             click.echo(f"vardagar efter {a} till och med {b}: {vardagar.business_days_between(a, b)}")
-    except ValueError as exc:
-        _fail(str(exc))
+    except ValueError:   # a roll past the first or last day of the calendar
+        _fail(f"närmaste vardag framåt eller bakåt ligger utanför kalendern: {_calendar_years()}")
 
 
 @main.group()
