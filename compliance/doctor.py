@@ -97,13 +97,21 @@ def check(definition: str | None = None, decide: bool = True, timeout: float = T
     env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), package_parent) if p)
     request = json.dumps({"definition": definition, "decide": decide})
     try:
-        proc = subprocess.run([sys.executable, "-m", "compliance.doctor"], input=request,
-                              capture_output=True, text=True, timeout=timeout, env=env)
-    except subprocess.TimeoutExpired:
-        raise EngineBroken(f"arbetsprocessen svarade inte inom {timeout:g} s") from None
+        # Its own process group: the worker's own engine workers go with it on a timeout.
+        proc = subprocess.Popen([sys.executable, "-m", "compliance.doctor"], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                start_new_session=True)
     except OSError as exc:
         raise EngineBroken(f"kunde inte starta en arbetsprocess: {exc.strerror}") from None
-    said = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    try:
+        stdout, _ = proc.communicate(request, timeout=timeout)
+    except BaseException as exc:    # the timeout, or Ctrl-C: leave no worker behind
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        if isinstance(exc, subprocess.TimeoutExpired):
+            raise EngineBroken(f"arbetsprocessen svarade inte inom {timeout:g} s") from None
+        raise
+    said = [s for s in map(_said, stdout.splitlines()) if s]
     last = said[-1] if said else {}
     if "error" in last:
         raise (RulesRejected if last.get("rules") else EngineBroken)(last["error"])
@@ -111,6 +119,15 @@ def check(definition: str | None = None, decide: bool = True, timeout: float = T
         step = _STEPS[last.get("step", "load")]
         raise EngineBroken(f"arbetsprocessen dog {step} ({_how_it_ended(proc.returncode)})")
     return Health(last["python"], last["executable"], last["durable"], last["shim"], last["calendar"])
+
+
+def _said(line: str) -> dict | None:
+    """One of the worker's JSON lines; None for anything else a library printed."""
+    try:
+        said = json.loads(line)
+    except ValueError:
+        return None
+    return said if isinstance(said, dict) else None
 
 
 def _how_it_ended(returncode: int) -> str:
