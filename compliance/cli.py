@@ -191,7 +191,7 @@ def rules_validate(files, rules_dir):
     except Exception as exc:  # noqa: BLE001 - a broken file (RuleError or other) is reported, not raised
         _fail(str(exc))
     try:
-        check(json.dumps(definition), decide=False)
+        check([json.dumps(definition)], decide=False)
     except RulesRejected as exc:
         _fail(str(exc))
     except EngineBroken as exc:

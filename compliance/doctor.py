@@ -5,7 +5,7 @@ can fail to load, or crash the process that loads it. So the check runs in a wor
 process (a fresh interpreter, `python -m compliance.doctor`) and this process only reads
 what it says: a crash there is one Swedish line here, never a traceback.
 
-The worker loads the engine (`compliance.durable`), optionally creates a ruleset from
+The worker loads the engine (`compliance.durable`), optionally creates rulesets from
 given rule definitions (`compliance rules validate`), and decides a tiny built-in case
 (`PROVFALL`) through the same path a scan takes, with the shipped rules. The case has a
 late invitation and an absent unit beside an invitation in time, a present unit, consent
@@ -85,17 +85,17 @@ def case_lines() -> list[str]:
             for eid, etype, at, extra in _EVENTS]
 
 
-def check(definition: str | None = None, decide: bool = True, timeout: float = TIMEOUT_S) -> Health:
+def check(definitions: list[str] | None = None, decide: bool = True, timeout: float = TIMEOUT_S) -> Health:
     """Load the engine in a worker process; raise EngineBroken with one Swedish line.
 
-    `definition`: a compiled ruleset (JSON) the engine must accept; `decide`: also decide
+    `definitions`: compiled rulesets (JSON) the engine must accept; `decide`: also decide
     the built-in case.
     """
     package_parent = str(Path(__file__).resolve().parent.parent)
     env = dict(os.environ)
     # The worker imports this very package, also when it runs from a checkout.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), package_parent) if p)
-    request = json.dumps({"definition": definition, "decide": decide})
+    request = json.dumps({"definitions": definitions or [], "decide": decide})
     try:
         # Its own process group: the worker's own engine workers go with it on a timeout.
         proc = subprocess.Popen([sys.executable, "-m", "compliance.doctor"], stdin=subprocess.PIPE,
@@ -174,10 +174,10 @@ def _worker() -> None:
         except EngineUnavailable as exc:
             _say(error=str(exc))
             return
-        if request.get("definition"):
+        for k, definition in enumerate(request.get("definitions", [])):
             _say(step="ruleset")
             try:
-                engine.create_ruleset("validate", request["definition"])
+                engine.create_ruleset(f"validate{k}", definition)
             except Exception as exc:  # noqa: BLE001 - whatever the C engine raises, as one line
                 _say(error=f"durable-rules tog inte emot regelfilerna: {exc}", rules=True)
                 return
