@@ -130,10 +130,10 @@ def test_events_early_in_1953_and_late_in_2100_are_decided_in_swedish(tmp_path):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "engine side, for the lead: deadlines that leave the calendar raise the calendar's "
-    "ValueError inside the worker (facts._days_before: roll_back of a send-by date in 1952; "
-    "facts._deadline: roll_forward of a 30-day deadline in 2101; findings._business_days_late "
-    "for a due date in 1952) and the case becomes an engine error in English"))
+    "engine side, for the lead: a deadline that leaves the calendar (a send-by in 1952, a "
+    "30-day deadline in 2101) makes its case an engine error (here the calendar's English "
+    "ValueError from facts._days_before/_deadline and findings._business_days_late; on "
+    "main session._roll's OutsideCalendar), while these are valid events to decide"))
 def test_events_whose_deadlines_leave_the_calendar_are_no_engine_errors(tmp_path):
     lines = (_edge_case("K1953", "1953-01-02", "1953-01-12", "1953-01-05")        # send by 1952-12-22
              + _edge_case("K2100", "2100-12-20", "2100-12-30", "2100-12-21"))     # deadline 2101-01-19
