@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 import sysconfig
@@ -62,7 +63,7 @@ def test_doctor_says_what_works():
 def test_validate_still_says_valid_rules_are_valid():
     proc = run("rules", "validate")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "5 regelfiler är giltiga."
+    assert re.fullmatch(r"\d+ regelfiler är giltiga\.", proc.stdout.strip())
 
 
 def test_an_engine_that_cannot_load_is_one_line(broken):
