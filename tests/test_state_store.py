@@ -10,7 +10,7 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, insert, inspect, select, text, update
+from sqlalchemy import create_engine, inspect, text
 
 from compliance.cli import main
 from compliance.state import NotAStore, StateError, StoreMissing, StoreTooNew, open_store

@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import (Column, Connection, Integer, MetaData, String, Table, Text, and_, exists, func,
-                        insert, literal, null, or_, select, update)
+from sqlalchemy import (Column, Connection, MetaData, Table, and_, exists, func, insert, literal, null, or_,
+                        select, update)
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
@@ -78,22 +78,13 @@ class RunChanges:
                 f"lösta {self.resolved}, återkomna {self.reopened}")
 
 
+# The night's findings, before they are compared with the stored ones: the columns of
+# `findings` that a finding dict fills.
 _staging = MetaData()
 staged_findings = Table(
     "staged_findings", _staging,
-    Column("id", String(16), primary_key=True),
-    Column("rule", String(100), nullable=False),
-    Column("case", String, nullable=False),
-    Column("event", String),
-    Column("meeting", String),
-    Column("unit", String),
-    Column("status", String(16), nullable=False),
-    Column("due", String(10), nullable=False),
-    Column("actual", String(10)),
-    Column("rule_version", String(32)),
-    Column("days_late", Integer, nullable=False),
-    Column("business_days_late", Integer, nullable=False),
-    Column("data", Text, nullable=False),
+    *(Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+      for c in findings.c if c.name in ("id", *_FIELD_COLUMNS, "data")),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
