@@ -26,7 +26,7 @@ from .changes import MATERIAL_FIELDS, findings_order
 from .decisions import Decision, decisions_of
 from .errors import UnknownFinding
 from .runs import latest_run
-from .schema import finding_changes, findings, runs
+from .schema import decisions, finding_changes, findings, runs
 from .store import Store
 
 NO_DRAFT = frozenset({"deviation-filed", "justified", "data-error"})
@@ -109,8 +109,9 @@ def material_change_runs(conn: Connection, where: Any = None, finding_ids: list[
              .group_by(h.c.finding_id))
     if finding_ids is not None:
         query = query.where(h.c.finding_id.in_(finding_ids))
-    if where is not None:
-        query = query.where(h.c.finding_id.in_(select(findings.c.id).where(where)))
+    if where is not None:      # only decided findings matter: their history is short
+        query = query.where(h.c.finding_id.in_(select(findings.c.id).where(where)),
+                            h.c.finding_id.in_(select(decisions.c.finding_id)))
     return dict(conn.execute(query).all())
 
 
