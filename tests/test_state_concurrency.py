@@ -136,3 +136,41 @@ def test_a_second_scan_waits_for_the_first_or_gives_up_with_one_line(store, stor
     assert changes.previous_run == 2 and changes.run_id == 3
     assert (changes.new, changes.changed, changes.resolved, changes.reopened) == (0, 0, 1500, 500)
     assert [row.id for row in snapshot(store)["runs"]] == [1, 2, 3]
+
+
+def test_a_locked_sqlite_store_gives_one_line_when_it_must_be_written(tmp_path):
+    """A decision, or the upgrade of an older store, waits for the lock, then gives up."""
+    import sqlite3
+
+    from click.testing import CliRunner
+    from sqlalchemy import create_engine
+
+    from compliance.cli import main
+    from compliance.state import record_decision
+    from compliance.state.migrate import upgrade
+
+    path = tmp_path / "state.db"
+    with open_store(path, create=True) as current:
+        record_scan(current, run_info("2025-03-04"), [finding()])
+    old = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{old}")
+    with engine.begin() as conn:
+        upgrade(conn, "0001")
+    engine.dispose()
+
+    holders = [sqlite3.connect(p, isolation_level=None) for p in (path, old)]
+    try:
+        for holder in holders:
+            holder.execute("BEGIN IMMEDIATE")               # another writer holds both stores
+        with open_store(path, lock_timeout=0.3) as busy:    # reading needs no lock
+            with pytest.raises(StoreBusy, match="låst av en annan körning; gav upp efter 0.3 s"):
+                record_decision(busy, finding()["id"], "acknowledged", by="Anna")
+        with pytest.raises(StoreBusy):
+            open_store(old, lock_timeout=0.3)
+        listed = CliRunner().invoke(main, ["review", "list", "--state", str(path)])
+        assert listed.exit_code == 0 and finding()["id"] in listed.stdout
+    finally:
+        for holder in holders:
+            holder.close()
+    with open_store(old) as upgraded:                        # free again: upgraded on open
+        assert list_findings(upgraded) == []
