@@ -316,9 +316,11 @@ def _add_subpackage_commands() -> None:
     """The commands of the importers and of the reports, defined beside their code."""
     from .importers.cli import export_cmd, import_cmd
     from .reporting.cli import report
+    from .state.cli import review
     main.add_command(import_cmd, "import")
     main.add_command(export_cmd, "export")
     main.add_command(report, "report")
+    main.add_command(review, "review")
 
 
 _add_subpackage_commands()
