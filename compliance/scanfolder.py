@@ -18,7 +18,7 @@ import orjson
 
 from . import __version__
 from . import calendar as vardagar
-from .reading import _sha256 as sha256_file
+from .reading import sha256_file
 
 if TYPE_CHECKING:
     from .scan import ScanResult
