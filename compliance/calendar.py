@@ -35,6 +35,9 @@ __all__ = [
     "CALENDAR_SOURCE",
     "MIN_YEAR",
     "MAX_YEAR",
+    "FIRST_DAY",
+    "LAST_DAY",
+    "last_as_of",
     "is_business_day",
     "roll_forward",
     "roll_back",
@@ -51,6 +54,8 @@ CALENDAR_SOURCE: str = f"holidays {holidays.__version__} (SE, PUBLIC+DE_FACTO)"
 #: it silently returns no holidays at all, so we refuse instead.
 MIN_YEAR = max(1953, Sweden.start_year)
 MAX_YEAR = min(2100, Sweden.end_year)
+FIRST_DAY = date(MIN_YEAR, 1, 1)
+LAST_DAY = date(MAX_YEAR, 12, 31)
 
 
 _ONE_DAY = timedelta(days=1)
@@ -125,6 +130,19 @@ def add_business_days(d: date, n: int) -> date:
     return d
 
 
+def last_as_of(warn_days: int) -> date:
+    """The latest as-of date whose warning horizon stays inside the calendar.
+
+    A scan warns of what falls due within ``warn_days`` business days after its as-of
+    date, so ``add_business_days(as_of, warn_days)`` must be countable: that holds exactly
+    for as-of dates up to the day before the ``warn_days``-th business day counted back
+    from the calendar's last business day (with 5: 2100-12-22).
+    """
+    if warn_days <= 0:
+        return LAST_DAY
+    return add_business_days(roll_back(LAST_DAY), 1 - warn_days) - _ONE_DAY
+
+
 def _weekdays_upto(ordinal: int) -> int:
     """Number of Mon–Fri among the ordinals 1..ordinal (ordinal 1 = 0001-01-01, a Monday)."""
     weeks, rest = divmod(ordinal, 7)
@@ -186,3 +204,44 @@ def day_facts(d: date) -> dict:
         "roll_back": roll_back(d).isoformat(),
     }
 
+
+
+# --- beyond the calendar's years ---------------------------------------------------------------
+# Arithmetic on valid events near 1953 or 2100 can step outside the years the holiday rules
+# are known for. There the count falls back to weekdays: Monday–Friday are business days.
+# The scan refuses an as-of date whose horizon leaves the calendar, so such a date can move
+# a deadline, never decide whether it has passed (docs/decisions.md).
+
+def weekday_roll(d: date, forward: bool) -> date:
+    """``d`` on a business day, or rolled past the weekend: the days the calendar knows are
+    counted as usual, the others as weekdays."""
+    step = _ONE_DAY if forward else -_ONE_DAY
+    while (MIN_YEAR <= d.year <= MAX_YEAR and not is_business_day(d)) or d.weekday() >= 5:
+        d += step
+    return d
+
+
+def weekday_add(d: date, n: int) -> date:
+    """``add_business_days`` that counts weekdays where the calendar has no holidays."""
+    step = _ONE_DAY if n > 0 else -_ONE_DAY
+    remaining = abs(n)
+    while remaining:
+        d += step
+        known = MIN_YEAR <= d.year <= MAX_YEAR
+        if (known and is_business_day(d)) or (not known and d.weekday() < 5):
+            remaining -= 1
+    return d
+
+
+def weekdays_between(a: date, b: date) -> int:
+    """``business_days_between`` for spans that leave the calendar: the known years
+    counted as usual, the others by weekdays."""
+    if b <= a:
+        return 0
+    lo, hi = max(a, date(MIN_YEAR, 1, 1) - _ONE_DAY), min(b, date(MAX_YEAR, 12, 31))
+    inside = business_days_between(lo, hi) if hi > lo else 0
+    outside = 0
+    for x, y in ((a, min(b, date(MIN_YEAR, 1, 1) - _ONE_DAY)), (max(a, date(MAX_YEAR, 12, 31)), b)):
+        if y > x:
+            outside += _weekdays_upto(y.toordinal()) - _weekdays_upto(x.toordinal())
+    return inside + outside

@@ -7,8 +7,10 @@ not run, with a one-line reason on stderr and never a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 import pendulum
@@ -22,22 +24,48 @@ from .units import UnitRegisterError
 RULES_DIR_HELP = "Mapp med regelfiler (standard: de medföljande reglerna)."
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     click.echo(f"compliance: {message}", err=True)
     sys.exit(1)
+
+
+def _usage_error(message: str) -> NoReturn:
+    """Exit 2 with one Swedish line (click's own usage errors are English, several lines)."""
+    click.echo(f"compliance: {message}", err=True)
+    sys.exit(2)
 
 
 def _today_stockholm() -> dt.date:
     return pendulum.now("Europe/Stockholm").date()
 
 
-def _as_of(value: str | None) -> dt.date:
-    if value is None:
-        return _today_stockholm()
+def _date(value: str, what: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} är inget datum ÅÅÅÅ-MM-DD") from None
+        _usage_error(f"{what} {value!r} är inget datum ÅÅÅÅ-MM-DD")
+
+
+def _calendar_years() -> str:
+    return f"vardagskalendern omfattar åren {vardagar.MIN_YEAR}–{vardagar.MAX_YEAR}"
+
+
+def _outside_calendar(what: str) -> NoReturn:
+    _usage_error(f"{what} ligger utanför kalendern: {_calendar_years()}")
+
+
+def _as_of(value: str | None, warn_days: int = 0) -> dt.date:
+    """The as-of date, which every deadline and the warning horizon are counted from, so
+    it and `warn_days` business days after it must lie inside the calendar."""
+    day = _today_stockholm() if value is None else _date(value, "--as-of")
+    if not vardagar.FIRST_DAY <= day <= vardagar.LAST_DAY:
+        _outside_calendar(f"--as-of {day}")
+    last = vardagar.last_as_of(warn_days)
+    if day > last:
+        _usage_error(f"--as-of {day}: varningshorisonten, {warn_days} vardagar framåt (--warn-days), går "
+                     f"förbi kalenderns sista dag {vardagar.LAST_DAY}; senaste bedömningsdag med "
+                     f"--warn-days {warn_days} är {last}")
+    return day
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,10 +92,15 @@ def main() -> None:
 def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile,
          no_docx):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
+    from .durable import EngineUnavailable, load_engine
     from .progress import progress_bar
     from .scan import ScanError, run_scan, summary_lines
-    as_of_date = _as_of(as_of)
+    as_of_date = _as_of(as_of, warn_days)
     _check_profile(profile)
+    try:
+        load_engine()    # here, so that a broken engine is one line, not a dead worker pool
+    except EngineUnavailable as exc:
+        _fail(f"regelmotorn fungerar inte: {exc}")
     try:
         result = run_scan(paths, as_of_date, rules_dir=rules_dir, units_path=units_path,
                           out_dir=out_dir, workers=workers, mapping=mapping, report=report,
@@ -86,10 +119,53 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
 
 
 @main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path), metavar="LOGG...")
+@click.option("--case", "case", required=True, help="Ärendet (pseudonymen) att gå igenom.")
+@click.option("--as-of", "as_of", help="Bedömningsdag ÅÅÅÅ-MM-DD (standard: i dag i Stockholm).")
+@click.option("--profile", default="core", show_default=True, help="Överenskommelse (profil).")
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json"]), default="text", show_default=True,
+              help="text på skärmen, md som bilaga till en rapport, json för system.")
+@click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
+@click.option("--units", "units_path", type=click.Path(path_type=Path), help="Enhetsregister (namn i stället för id).")
+@click.option("--mapping", help="Mappning för CSV/Excel-exporter (namn eller fil).")
+@click.option("--warn-days", type=click.IntRange(0, 365), default=5, show_default=True,
+              help="Varna för det som förfaller inom så många vardagar.")
+def replay(paths, case, as_of, profile, fmt, rules_dir, units_path, mapping, warn_days):
+    """Gå igenom ett ärende steg för steg: händelser, frister med uträkning, bedömningar och fynd."""
+    import json as _json
+    from .reading import JSONL_SUFFIXES, ReadError, expand_paths
+    from .replay import ReplayError, render_text, replay as run_replay
+    from .units import load_units
+    as_of_date = _as_of(as_of, warn_days)
+    _check_profile(profile)
+    try:
+        from .importers import SUPPORTED_SUFFIXES
+        files = expand_paths(paths, JSONL_SUFFIXES | set(SUPPORTED_SUFFIXES))
+        units, _ = load_units(units_path)
+        data = run_replay(files, case, as_of_date, profile, rules_dir, mapping, warn_days, units)
+    except ReplayError as exc:
+        if exc.usage:
+            raise click.UsageError(str(exc)) from None
+        _fail(str(exc))
+    except (ReadError, RuleError, UnitRegisterError, OSError) as exc:
+        _fail(str(exc))
+    if fmt == "json":
+        click.echo(_json.dumps(data, ensure_ascii=False, indent=2))
+    else:
+        click.echo(render_text(data, markdown=fmt == "md"), nl=False)
+
+
+@main.command()
 @click.argument("dates", nargs=-1)
 @click.option("--year", type=int, help="Lista årets helgdagar och aftnar som inte är vardagar.")
 def calendar(dates, year):
     """Vardagsfakta: är dagen en vardag, rulla framåt/bakåt, vardagar mellan två dagar."""
+    if year is not None and not vardagar.MIN_YEAR <= year <= vardagar.MAX_YEAR:
+        _outside_calendar(f"--year {year}")
+    parsed = [_date(d, "datumet") for d in dates]
+    for d in parsed:
+        if not vardagar.FIRST_DAY <= d <= vardagar.LAST_DAY:
+            _outside_calendar(str(d))
     try:
         if year is not None:
             for day, reason in vardagar.year_facts(year):
@@ -97,7 +173,6 @@ def calendar(dates, year):
             return
         if not dates:
             raise click.UsageError("ange datum eller --year")
-        parsed = [_as_of(d) for d in dates]
         for d in parsed:
             f = vardagar.day_facts(d)
             status = "vardag" if f["business_day"] else f"inte vardag ({f['reason']})"
@@ -106,8 +181,8 @@ def calendar(dates, year):
         if len(parsed) == 2:
             a, b = parsed
             click.echo(f"vardagar efter {a} till och med {b}: {vardagar.business_days_between(a, b)}")
-    except ValueError as exc:
-        _fail(str(exc))
+    except ValueError:   # a roll past the first or last day of the calendar
+        _fail(f"närmaste vardag framåt eller bakåt ligger utanför kalendern: {_calendar_years()}")
 
 
 def _check_profile(name: str) -> None:
@@ -142,7 +217,7 @@ def rules_list(rules_dir, profile, on_date):
     from .rules import load_ruleset
     from .sources import citation_sv
     _check_profile(profile)
-    day = _as_of(on_date) if on_date else None
+    day = _date(on_date, "--on") if on_date else None
     try:
         selection = select(load_ruleset(rules_dir), profile)
     except RuleError as exc:
@@ -203,25 +278,50 @@ def rules_show(rule_id, rules_dir):
 @rules.command("validate")
 @click.option("--rules", "rules_dir", metavar="MAPP", type=click.Path(path_type=Path), help=RULES_DIR_HELP)
 def rules_validate(rules_dir):
-    """Kontrollera regelfilerna, de delade begreppen, källorna och profilerna."""
-    from .profiles import load_profiles, select
-    from .rules import load_ruleset
+    """Kontrollera regelfilerna, de delade begreppen, källorna och profilerna, också mot
+    regelmotorn (i en egen process)."""
+    from .doctor import EngineBroken, RulesRejected, check
+    from .profiles import load_profiles
+    from .scan import prepare
+    definitions = []
+    for name in load_profiles():     # each profile compiles to its own ruleset
+        try:
+            ruleset, _, program = prepare(rules_dir, name)
+        except RuleError as exc:
+            _fail(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a compiler fault is reported, not raised
+            _fail(f"profilen {name} kunde inte översättas till regelmotorns regler: {type(exc).__name__}: {exc}")
+        definitions.append(json.dumps(program.definition))
     try:
-        ruleset = load_ruleset(rules_dir)
-        for name in load_profiles():
-            select(ruleset, name)
-    except RuleError as exc:
+        check(definitions, decide=False)
+    except RulesRejected as exc:
         _fail(str(exc))
+    except EngineBroken as exc:
+        _fail(f"regelfilerna kunde inte prövas, regelmotorn fungerar inte: {exc}")
     click.echo(f"{len(ruleset.rules)} regelfiler är giltiga.")
+
+
+@main.command()
+def doctor():
+    """Kontrollera att regelmotorn laddas och bedömer ett provfall rätt på den här datorn."""
+    from .doctor import EngineBroken, check
+    try:
+        health = check()
+    except EngineBroken as exc:
+        _fail(f"regelmotorn fungerar inte: {exc}")
+    for line in health.lines():
+        click.echo(line)
 
 
 def _add_subpackage_commands() -> None:
     """The commands of the importers and of the reports, defined beside their code."""
     from .importers.cli import export_cmd, import_cmd
     from .reporting.cli import report
+    from .state.cli import review
     main.add_command(import_cmd, "import")
     main.add_command(export_cmd, "export")
     main.add_command(report, "report")
+    main.add_command(review, "review")
 
 
 _add_subpackage_commands()

@@ -52,6 +52,7 @@ class Plan:
     #   the one in force on the due date gives the wording)
     title: str = ""
     export: str = ""               # derive: name under which the case summary lists it
+    out_of_force: bool = False     # when (replay only): due when the rule was not in force
 
 
 @dataclass
@@ -244,18 +245,21 @@ class _Unit:
     when: When | None = None
     window: tuple[int | None, int | None] = (None, None)
     export: str = ""
+    out_of_force: bool = False
     stage: int = 0
 
 
 def compile_program(ruleset: RuleSet, rules: list[Rule] | None = None,
                     params: dict[str, dict[str, Any]] | None = None,
                     window: tuple[Any, Any] = (None, None), with_met: bool = False,
-                    prune: bool = True) -> Program:
+                    prune: bool = True, replay: bool = False) -> Program:
     """Compile `rules` (default: all of the ruleset) with the shared definitions.
 
     `params`: rule id -> parameters a profile changes; `window`: the profile's validity
     (dates or None); `with_met`: include the `met` patterns (the replay's account of
-    obligations that were fulfilled), which a scan does not need.
+    obligations that were fulfilled), which a scan does not need; `replay`: `met` patterns
+    and, for the dates when no version (or the profile) was in force, the rule's patterns
+    marked `out_of_force`, so that the replay can say "regeln gällde inte då".
     """
     rules = ruleset.rules if rules is None else rules
     params = params or {}
@@ -281,35 +285,41 @@ def compile_program(ruleset: RuleSet, rules: list[Rule] | None = None,
     lo_p = window[0].toordinal() if window[0] else None
     hi_p = window[1].toordinal() if window[1] else None
     for rule in rules:
+        # Each group of versions judges what fell due inside its period and the profile's.
+        spans = []
         for group in _version_groups(rule.version):
-            first, last = group[0], group[-1]
+            lo = max(x for x in (group[0].valid_from.toordinal(), lo_p) if x is not None)
+            his = [x for x in ((group[-1].valid_to.toordinal() if group[-1].valid_to else None), hi_p)
+                   if x is not None]
+            hi = min(his) if his else None
+            if hi is None or hi >= lo:        # else never in force together with the profile
+                spans.append((group, lo, hi, False))
+        if replay:   # the replay also shows what fell due when no version was in force
+            spans += _out_of_force(rule, spans, lo_p, hi_p)
+        for group, lo, hi, outside in spans:
+            first = group[0]
             vparams = dict(first.params, **params.get(rule.id, {}))
-            vkey = first.valid_from.isoformat()
+            vkey = first.valid_from.isoformat() + ("~" if outside else "")
             local = {d.fact: f"{rule.id}@{vkey}/{d.fact}" for d in rule.derive}
             for d in rule.derive:
                 add_derived(local[d.fact], d, f"{rule.file}: derive {d.fact}")
-            lo = max(x for x in (first.valid_from.toordinal(), lo_p) if x is not None)
-            his = [x for x in ((last.valid_to.toordinal() if last.valid_to else None), hi_p)
-                   if x is not None]
-            hi = min(his) if his else None
-            if hi is not None and hi < lo:
-                continue      # the version and the profile are never in force together
             for d in rule.derive:
-                where = f"{rule.file}: version {vkey}: derive {d.fact}"
+                where = f"{rule.file}: version {first.valid_from}: derive {d.fact}"
                 units.append(_Unit("derive", where, _expand(d.facts, ruleset, where),
                                    _Ctx(derived_fields, local, where), vparams, d.set,
                                    fact_type=local[d.fact], rule=rule, versions=group,
-                                   export=d.export))
+                                   export="" if outside else d.export))
             for w in rule.when:
-                if w.status == "met" and not with_met:
+                if w.status == "met" and not (with_met or replay):
                     continue
-                where = f"{rule.file}: version {vkey}: when {w.name}"
+                where = f"{rule.file}: version {first.valid_from}: when {w.name}"
                 for key, pname in w.each.items():
                     if not isinstance(vparams.get(pname), list):
                         raise RuleError(f"{where}: each.{key} kräver listparametern {pname!r}")
                 units.append(_Unit("when", where, _expand(w.facts, ruleset, where),
                                    _Ctx(derived_fields, local, where), vparams, w.emit, each=w.each,
-                                   rule=rule, versions=group, when=w, window=(lo, hi)))
+                                   rule=rule, versions=[] if outside else group, when=w,
+                                   window=(lo, hi), out_of_force=outside))
     if prune:
         units = _used(units)
     _assign_stages(units)
@@ -336,6 +346,25 @@ def _used(units: list[_Unit]) -> list[_Unit]:
             for p in alt:
                 todo.extend(makers.get(u.ctx.resolve(p.fact or ""), []))
     return [u for u in units if id(u) in seen]     # in their original order
+
+
+def _out_of_force(rule: Rule, spans: list, lo_p: int | None, hi_p: int | None) -> list:
+    """The periods no span covers, each judged (for the replay's account only) with the
+    parameters of the nearest version: the first before it, else the one after."""
+    covered = sorted((lo, hi if hi is not None else 10**7) for _, lo, hi, _ in spans)
+    gaps, cursor = [], 1
+    for lo, hi in covered:
+        if lo > cursor:
+            gaps.append((cursor, lo - 1))
+        cursor = max(cursor, hi + 1)
+    if cursor <= 10**7:
+        gaps.append((cursor, None))
+    groups = _version_groups(rule.version)
+    out = []
+    for lo, hi in gaps:
+        before = [g for g in groups if g[0].valid_from.toordinal() <= lo]
+        out.append((before[-1] if before else groups[0], lo, hi, True))
+    return out
 
 
 def _version_groups(versions: list[Version]) -> list[list[Version]]:
@@ -428,7 +457,7 @@ def _build(units: list[_Unit], derived_fields: dict[str, set[str]], rules: list[
                                       v.valid_from.isoformat()) for v in u.versions)
                     plans[name] = Plan(name, "when", u.stage, params, exprs, rule_id=u.rule.id,
                                        when=u.when.name, status=u.when.status, versions=versions,
-                                       title=u.rule.title)
+                                       title=u.rule.title, out_of_force=u.out_of_force)
     # A few rules that never match at the end of the ruleset: with them the C engine's
     # out-of-bounds read (docs/durable-rules-notes.md, crash 3) was not seen.
     for k in range(3):

@@ -61,6 +61,8 @@ class Decider:
         found: dict[tuple, dict[str, Any]] = {}
         met: dict[tuple, dict[str, Any]] = {}
         for plan, match in run.matches:
+            if plan.out_of_force:       # the replay's account only (compliance.replay)
+                continue
             raw = self._raw(case, plan, match, run, order)
             target = met if plan.status == "met" else found
             key = (raw["rule"], raw["status"], raw["event"], raw["meeting"], raw["unit"], raw["due"])
@@ -82,7 +84,8 @@ class Decider:
              order: Any) -> dict[str, Any]:
         values = {k: evaluate(e, match, plan.params, calendar_fn) for k, e in plan.exprs.items()}
         due = values["due"]
-        version = next(v for lo, hi, v in plan.versions if lo <= due <= hi)
+        # The version in force on the due date (None: the replay's out-of-force patterns).
+        version = next((v for lo, hi, v in plan.versions if lo <= due <= hi), None)
         evidence = sorted({eid for f in match.values() for eid in run.evidence.get(f.get("id"), ())},
                           key=order)
         lookup = lambda alias, fld: run.bases.get((match[alias].get("id"), fld))  # noqa: E731

@@ -99,7 +99,8 @@ def deadline_sv(basis: dict[str, Any] | None) -> str | None:
                 skipped.append(f"{day.isoformat()} {why_not_business_day(day)}")
                 day += step
             text += f", {'; '.join(skipped)} → {day_sv(rolled)}"
-            return text
+            note = calendar_note(rolled)
+            return text + (f" ({note})" if note else "")
     note = calendar_note(raw)
     if note:
         text += f" ({note})"

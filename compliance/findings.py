@@ -22,8 +22,10 @@ from .dates_sv import day_texts
 @lru_cache(maxsize=65536)
 def _business_days_late(due: dt.date, until: dt.date) -> int:
     # Negative for a warning that is not yet due: business days left.
-    return (vardagar.business_days_between(due, until) if until >= due
-            else -vardagar.business_days_between(until, due))
+    between = vardagar.business_days_between
+    if not (vardagar.MIN_YEAR <= due.year <= vardagar.MAX_YEAR):
+        between = vardagar.weekdays_between      # a due date the arithmetic put outside the calendar
+    return between(due, until) if until >= due else -between(until, due)
 
 
 # A recipient in a message: a unit by its id, the guardian and the child in words.

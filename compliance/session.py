@@ -68,20 +68,28 @@ def fact_ids(n: int = MAX_FACTS) -> tuple[str, ...]:
 
 @lru_cache(maxsize=262_144)
 def calendar_fn(fn: str, day: int, arg: Any) -> int:
-    """The calendar functions rule files may name (compliance/patterns.py), on day ordinals."""
+    """The calendar functions rule files may name (compliance/patterns.py), on day ordinals.
+
+    A date the business-day calendar does not know (before 1953, after 2100: a send-by date
+    for a meeting early in January 1953, a deadline early in 2101) is counted on weekdays
+    alone (vardagskalendern.weekday_*): such a date only arises from arithmetic on valid
+    events near the calendar's ends, and no as-of date the scan accepts can reach past it.
+    """
     d = dt.date.fromordinal(day)
+    if fn == "add_years":
+        try:
+            return d.replace(year=d.year + int(arg)).toordinal()
+        except ValueError:       # 29 February in a year that has none: 1 March
+            return dt.date(d.year + int(arg), 3, 1).toordinal()
     try:
         if fn == "roll":
             return (vardagar.roll_forward(d) if arg == "forward" else vardagar.roll_back(d)).toordinal()
         if fn == "add_business_days":
             return vardagar.add_business_days(d, int(arg)).toordinal()
-        if fn == "add_years":
-            try:
-                return d.replace(year=d.year + int(arg)).toordinal()
-            except ValueError:       # 29 February in a year that has none: 1 March
-                return dt.date(d.year + int(arg), 3, 1).toordinal()
     except ValueError:
-        raise OutsideCalendar(d) from None
+        if fn == "roll":
+            return vardagar.weekday_roll(d, arg == "forward").toordinal()
+        return vardagar.weekday_add(d, int(arg)).toordinal()
     raise ValueError(f"okänd kalenderfunktion {fn!r}")
 
 
@@ -112,7 +120,9 @@ class Session:
     def __init__(self, program: Program, as_of: dt.date, warn_days: int):
         from .durable import load_engine
         self.engine = load_engine()
-        self.handle = self.engine.create_ruleset("compliance", json.dumps(program.definition))
+        # A ruleset's name must be its own in the process (the replay holds two).
+        self.handle = self.engine.create_ruleset(f"compliance-{program.digest()[:12]}",
+                                                 json.dumps(program.definition))
         self.program = program
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}

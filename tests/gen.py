@@ -424,3 +424,88 @@ if __name__ == "__main__":  # pragma: no cover
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     for ev in generate_cases(random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 0), n):
         print(json.dumps(ev, ensure_ascii=False))
+
+
+# --- the agreements' other obligations (profiles) --------------------------------------------
+
+TEXTS = ["Kallelse till samordnad individuell plan A.B. 150510",
+         "Kallelse till samordnad individuell plan, AB, datum 2025-03-03 kl 13.00",
+         "Kallelse till SIP för Kalle 19121212-1212",     # the published test identity
+         "Kallelse till samordnad individuell plan för Anna"]
+
+
+def _plus(at: str, days: int, rng: random.Random) -> str:
+    d = date.fromisoformat(at[:10]) + timedelta(days=days)
+    return render_at(rng, d)
+
+
+def extend_cases(rng: random.Random, events: list[dict], groups: int = 1) -> list[dict]:
+    """The same cases with the fields and events of the extended obligations added at
+    random: birth dates, consent form and scope, invitation channel and text, plans with
+    follow-ups, BUS-individ protocols, deviations, and cooperation groups' meetings."""
+    out: list[dict] = []
+    by_case: dict[str, list[dict]] = {}
+    for e in events:
+        by_case.setdefault(e["case"], []).append(dict(e))
+    for case, evs in by_case.items():
+        extra: list[dict] = []
+        n = 0
+
+        def add(at: str, etype: str, unit: str, **fields) -> None:
+            nonlocal n
+            n += 1
+            extra.append({"id": f"{case}-x{n}", "case": case, "type": etype, "at": at, "unit": unit, **fields})
+        for e in evs:
+            if e["type"] == "case.opened" and rng.random() < 0.8:
+                start = date.fromisoformat(e["at"][:10])
+                born = start - timedelta(days=rng.randint(15 * 365, 20 * 365))
+                e["child"] = dict(e.get("child") or {}, birth_date=born.isoformat())
+            elif e["type"] == "consent.given":
+                form = rng.choice(["written", "written", "oral", None])
+                if form:
+                    e["form"] = form
+                if rng.random() < 0.4:
+                    e["scope"] = rng.sample(UNITS, rng.randint(1, 3))
+            elif e["type"] == "invitation.sent":
+                channel = rng.choice(["email", "email", "letter", "phone", None])
+                if channel:
+                    e["channel"] = channel
+                if channel == "email" and rng.random() < 0.7:
+                    e["text"] = rng.choice(TEXTS)
+            elif e["type"] == "meeting.held" and rng.random() < 0.5:
+                unit = e.get("unit") or "soc-skarpnack"
+                if e.get("kind") == "bus_individ" or "B" in e.get("meeting", ""):
+                    add(_plus(e["at"], rng.randint(0, 25), rng), "protocol.sent", unit,
+                        meeting=e["meeting"], to=list(e.get("attendees") or []))
+                else:
+                    follow = date.fromisoformat(e["at"][:10]) + timedelta(days=rng.randint(20, 90))
+                    plan = {"meeting": e["meeting"],
+                            "coordinator": rng.choice([unit, unit, ""]),
+                            "actions": rng.choice([[], [{"unit": unit, "action": "stöd", "extent": "varje vecka"}],
+                                                   [{"unit": "bup-farsta", "action": "samtal"}]]),
+                            "follow_up": rng.choice([{"date": follow.isoformat(), "convener": unit},
+                                                     {"date": follow.isoformat()}, {}])}
+                    add(e["at"][:10], "plan.documented", unit, **plan)
+                    if rng.random() < 0.6:
+                        held = follow + timedelta(days=rng.randint(-10, 10))
+                        add(render_at(rng, held), "meeting.held", unit, meeting=f"{e['meeting']}F",
+                            kind="sip_followup", attendees=[unit])
+        if rng.random() < 0.3:
+            filed = date.fromisoformat(evs[0]["at"][:10]) + timedelta(days=rng.randint(10, 200))
+            ref = f"AV-{case}"
+            add(render_at(rng, filed), "deviation.filed", "soc-skarpnack", deviation=ref,
+                to=rng.choice(UNITS), **{"from": "soc-skarpnack"})
+            if rng.random() < 0.7:
+                add(render_at(rng, filed + timedelta(days=rng.randint(20, 90))), "deviation.replied",
+                    "bup-farsta", deviation=ref)
+            if rng.random() < 0.6:
+                add(render_at(rng, filed + timedelta(days=rng.randint(100, 200))), "deviation.closed",
+                    "soc-skarpnack", deviation=ref, **({"decision": "Åtgärdat"} if rng.random() < 0.6 else {}))
+        out += evs + extra
+    for g in range(groups):
+        case, group = f"G-{g}", rng.choice(["styrgrupp", "handlaggargrupp"])
+        for k in range(rng.randint(0, 14)):
+            day = date(2003, 1, 1) + timedelta(days=rng.randrange(5 * 365))
+            out.append({"id": f"{case}-{k}", "case": case, "type": "group.meeting.held",
+                        "at": render_at(rng, day), "unit": "soc-nynashamn", "group": group})
+    return out

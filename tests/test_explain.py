@@ -14,6 +14,8 @@ from compliance.explain import deadline_sv
     # Whit Monday: a holiday in 2004, a working day from 2005.
     ({"from": "2004-05-01", "days": 30, "roll": "forward"},
      "2004-05-01 + 30 dagar = 2004-05-31, annandag pingst 2004 var helgdag → tisdag 2004-06-01"),
+    ({"from": "2005-04-15", "days": 30, "roll": "forward"},
+     "2005-04-15 + 30 dagar = 2005-05-15, pingstdagen → måndag 2005-05-16 (annandag pingst var inte helgdag 2005)"),
     ({"from": "2005-04-16", "days": 30, "roll": "forward"},
      "2005-04-16 + 30 dagar = 2005-05-16 (annandag pingst var inte helgdag 2005)"),
     # 6 June: a working day in 2004, the first National Day holiday in 2005.
