@@ -87,12 +87,15 @@ def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, A
 
 def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path | str | None,
                   report: bool = False, docx: bool = True, register: Any = None,
-                  workers: int = 2, progress: Any = None, clock: Any = None) -> None:
+                  workers: int = 2, progress: Any = None, clock: Any = None,
+                  review: Any = None) -> None:
     """Write into the fresh folder `tmp`, then swap it in.
 
     The deviation drafts are rendered from the files just written, on the output side
     (`deviations.write_drafts`): Markdown always, Word too with `report` (unless not
-    `docx`). `register` is the unit register (`units.load_units`)."""
+    `docx`). `register` is the unit register (`units.load_units`); `review` the state
+    store's view, finding id -> {"status": decision, "new": bool, "reference": a filed
+    deviation's}: decided findings get no draft, and the reports show the status."""
     from .deviations import DraftWriteError, run_date, write_drafts
     parent = out.resolve().parent
     try:
@@ -107,7 +110,7 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
         written = run_date()
         try:
             write_drafts(tmp, register, written, formats={"md", "docx"} if report and docx else {"md"},
-                         workers=workers, progress=progress)
+                         decisions=review, workers=workers, progress=progress)
         except DraftWriteError as exc:
             raise OutputError(f"utkasten kan inte skrivas: {exc}") from None
         if clock is not None:
@@ -115,7 +118,7 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
         if report:
             from .reporting import build_reports
             build_reports(tmp, tmp, Path(units_path) if units_path else None, run_date=written,
-                          drafts=False)
+                          drafts=False, review=review)
             if clock is not None:
                 clock("reports")
         old = None
