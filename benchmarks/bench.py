@@ -5,6 +5,7 @@
     python benchmarks/bench.py --events 100000 1000000 --workers 2
     python benchmarks/bench.py --events 20000 --generate-only   # generator + parse floor only
     python benchmarks/bench.py --import-csv 1000000    # also time `compliance import`
+    python benchmarks/bench.py --reports               # also the reports of each scan
 
 For each size it writes a seeded synthetic log (tests/gen.py, ~10 events a case,
 streamed to disk in chunks) into a temporary folder, then measures
@@ -15,7 +16,12 @@ streamed to disk in chunks) into a temporary folder, then measures
   (a) the wrapper's `getrusage(RUSAGE_CHILDREN).ru_maxrss` = the largest single
   process of the scan's tree, and (b) the sum of VmRSS over the whole process tree,
   polled from /proc every 20 ms (Linux; workers add up there);
-* events/s, scan/floor, and the linearity ratio time(largest)/time(smallest).
+* events/s, scan/floor, and the linearity ratio time(largest)/time(smallest);
+* with --reports, after the (best) scan of each size: the deviation drafts alone
+  (`compliance.deviations.write_drafts`, Markdown and Word, as `report` writes them) and
+  the whole `compliance report SCAN --out DIR`, each measured like the scan, with their
+  wall time as a multiple of the scan's (the target: the reports of the 1M-event scan
+  in at most 1.5x its wall time, peak memory flat in the number of drafts).
 
 Prints a Markdown table and writes it to benchmarks/results.md (see --results).
 When the `compliance` CLI (or its `scan`/`import` command) does not exist yet, the
@@ -230,6 +236,52 @@ def _phases(stderr: str) -> str:
     return "; ".join(got)
 
 
+# The drafts alone, as `report` writes them: write_drafts over the scan folder.
+DRAFTS = r"""
+import datetime as dt, sys
+from pathlib import Path
+from compliance.deviations import write_drafts
+got = write_drafts(Path(sys.argv[1]), None, dt.date(2026, 7, 1),
+                   workers=int(sys.argv[3]), out_dir=Path(sys.argv[2]))
+print(f"{got.drafts} drafts, {got.files} files")
+"""
+
+
+def measure_reports(base: list[str], scan_out: Path, tmp: Path, n: int, workers: int | None,
+                    whole: bool = True, scan_cmd: list[str] | None = None) -> dict:
+    """The drafts alone (Markdown and Word), then (`whole`) the whole `compliance report`
+    of one scan folder and the scan again with `--report` (its reports in the same run)."""
+    got = {}
+    commands = [("drafts", [sys.executable, "-c", DRAFTS, str(scan_out), str(tmp / f"drafts-{n}"),
+                            str(workers or 2)])]
+    if whole:
+        commands.append(("report", [*base, "report", str(scan_out), "--out", str(tmp / f"report-{n}")]))
+        if scan_cmd:
+            again = list(scan_cmd)
+            again[again.index("--out") + 1] = str(tmp / f"scan-report-{n}")
+            commands.append(("scan --report", [*again, "--report"]))
+    for what, cmd in commands:
+        probe = file_creation_us(tmp)
+        m = run_measured(cmd, tmp)
+        err = m["stderr"].strip().splitlines()
+        m["note"] = (f"exit {m['rc']}: {err[-1] if err else ''}" if m["rc"] != 0
+                     else m["stdout"].strip().splitlines()[-1] if what == "drafts" and m["stdout"].strip() else "")
+        m["probe"] = probe
+        m["note"] = f"{m['note']} (load {_load()})".strip()
+        m["phases"] = _phases(m.get("stderr", ""))
+        got[what] = m
+        print(f"  {what} {_s(m['wall'])} s (CPU {m.get('user', 0):.0f} s user, {m.get('sys', 0):.0f} s system; "
+              f"file creation before it "
+              f"{probe:.0f} us a file), peak RSS {_mb(m['maxrss_kib'])} MB (single), "
+              f"{_mb(m['peak_tree_kib'])} MB (tree) {m['note']}", file=sys.stderr)
+    return got
+
+
+def _load() -> str:
+    """The 1-minute load average just after a run: other work on the machine slows it."""
+    return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "n/a"
+
+
 def compliance_cmd() -> list[str] | None:
     exe = shutil.which("compliance")
     return [exe] if exe else [sys.executable, "-m", "compliance"]
@@ -271,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
     ap.add_argument("--repeat", type=int, default=1,
                     help="scan each log this many times; the table shows the best run")
+    ap.add_argument("--reports", nargs="?", const="all", choices=["all", "drafts"], default=None,
+                    help="also measure the drafts and `compliance report` of each scan "
+                         "(`--reports drafts`: the drafts only)")
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results.md"))
     args = ap.parse_args(argv)
     date.fromisoformat(args.as_of)
@@ -313,10 +368,10 @@ def main(argv: list[str] | None = None) -> int:
                         row["note"] = f"scan exit {m['rc']}: {err[-1] if err else ''}"
                         print(f"  scan failed: {row['note']}", file=sys.stderr)
                         break
-                    walls.append((m["wall"], probe))
+                    walls.append((m["wall"], probe, _load()))
                     if row["wall"] is None or m["wall"] < row["wall"]:   # the best run
                         row.update(wall=m["wall"], rss1=m["maxrss_kib"], rsst=m["peak_tree_kib"],
-                                   cpu=m["user"] + m["sys"], phases=_phases(m["stderr"]))
+                                   cpu=m["user"] + m["sys"], phases=_phases(m["stderr"]), out=out)
                     row["rss1"] = max(row["rss1"] or 0, m["maxrss_kib"])
                     row["rsst"] = max(row["rsst"] or 0, m["peak_tree_kib"] or 0)
                     fj = out / "findings.jsonl"
@@ -329,7 +384,10 @@ def main(argv: list[str] | None = None) -> int:
                           f"{_phases(m['stderr'])}", file=sys.stderr)
                 if walls:
                     row["note"] = (row["note"] + " " if row["note"] else "") + \
-                        "runs: " + ", ".join(f"{w:.1f} s ({us:.0f} us/file)" for w, us in walls)
+                        "runs: " + ", ".join(f"{w:.1f} s ({us:.0f} us/file, load {ld})" for w, us, ld in walls)
+                if walls and args.reports:
+                    row["reports"] = measure_reports(base, row["out"], tmp, n, args.workers,
+                                                     whole=args.reports == "all", scan_cmd=cmd)
             if not args.keep:
                 log.unlink(missing_ok=True)
             rows.append(row)
@@ -407,6 +465,32 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
             f"{r['findings'] if r['findings'] is not None else 'n/a'} | {r['phases']} | "
             f"{r['note']} |")
     lines.append("")
+    measured = [r for r in rows if r.get("reports")]
+    if measured:
+        lines += [
+            "## Reports of each scan (`--reports`)",
+            "",
+            "drafts = `write_drafts` (Markdown and Word, as `report` writes them); report = the"
+            " whole `compliance report SCAN --out DIR` (drafts, unit lists, upcoming.xlsx,"
+            " overview.html); scan --report = the scan again with its reports in the same run"
+            " (its phases say where the time went); × scan = wall time over the scan's best wall"
+            " time above (for scan --report, the reports' share: (wall − scan) / scan)",
+            "",
+            "| events | what | wall s | × scan | CPU s (user + system) | peak RSS single MB | peak RSS tree MB |"
+            " file creation before (us/file) | note |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in measured:
+            for what, m in r["reports"].items():
+                ratio = "n/a"
+                if m.get("wall") and r["wall"]:
+                    ratio = f"{(m['wall'] - r['wall']) / r['wall']:.2f}" if what == "scan --report" \
+                        else f"{m['wall'] / r['wall']:.2f}"
+                cpu = f"{m['user']:.1f} + {m['sys']:.1f}" if m.get("wall") else "n/a"
+                lines.append(f"| {r['events']:,} | {what} | {_s(m.get('wall'))} | {ratio} | {cpu} | "
+                             f"{_mb(m.get('maxrss_kib'))} | {_mb(m.get('peak_tree_kib'))} | "
+                             f"{m['probe']:.0f} | {m['note']} {m.get('phases', '')} |")
+        lines.append("")
     if len(rows) >= 2:
         a, b = rows[0], rows[-1]
         size_ratio = b["events"] / a["events"]

@@ -87,9 +87,13 @@ def main() -> None:
               help="Varna för det som förfaller inom så många vardagar.")
 @click.option("--profile", default="core", show_default=True,
               help="Överenskommelse (profil) att granska mot, t.ex. skarpnack-2018 eller gotland-2013.")
-def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile):
+@click.option("--no-docx", "no_docx", is_flag=True,
+              help="Med --report: avvikelseutkasten bara som Markdown, inga Word-filer.")
+def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile,
+         no_docx):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
+    from .progress import progress_bar
     from .scan import ScanError, run_scan, summary_lines
     as_of_date = _as_of(as_of, warn_days)
     _check_profile(profile)
@@ -97,15 +101,12 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
         load_engine()    # here, so that a broken engine is one line, not a dead worker pool
     except EngineUnavailable as exc:
         _fail(f"regelmotorn fungerar inte: {exc}")
-    progress = None
-    if sys.stderr.isatty():
-        from tqdm import tqdm
-        progress = lambda total: tqdm(total=total, unit="händelser", file=sys.stderr,  # noqa: E731
-                                      desc="Granskar", leave=False)
     try:
         result = run_scan(paths, as_of_date, rules_dir=rules_dir, units_path=units_path,
                           out_dir=out_dir, workers=workers, mapping=mapping, report=report,
-                          progress_factory=progress, warn_days=warn_days, profile=profile)
+                          progress_factory=progress_bar("händelser", "Granskar"), warn_days=warn_days,
+                          profile=profile, docx=not no_docx,
+                          drafts_progress=progress_bar("fynd", "Avvikelseutkast"))
     except (ScanError, RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

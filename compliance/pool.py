@@ -49,19 +49,17 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 # --- in the worker ---------------------------------------------------------------------------
 
 _DECIDER: Any = None
-_DRAFTS: Any = None
 _FAULT_CASE: str | None = None
 
 
-def _init_worker(program: Program, as_of: dt.date, warn_days: int, drafts: Any) -> None:
-    global _DECIDER, _DRAFTS, _FAULT_CASE
+def _init_worker(program: Program, as_of: dt.date, warn_days: int) -> None:
+    global _DECIDER, _FAULT_CASE
     import gc
     # A case makes thousands of short-lived objects and no reference cycles worth
     # chasing: collecting less often saved about 7 % of a worker's time.
     gc.set_threshold(50_000, 20, 100)
     from .decide import Decider
     _DECIDER = Decider(program, as_of, warn_days)
-    _DRAFTS = drafts
     _FAULT_CASE = os.environ.get(FAULT_ENV)
 
 
@@ -73,7 +71,7 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
     object per batch is much cheaper to send and to keep than one per case.
     """
     from .session import CaseTooLarge, OutsideCalendar
-    findings, evidence, summaries, tally, drafts, errors = [], [], [], [], [], []
+    findings, evidence, summaries, tally, errors = [], [], [], [], []
     for case, packed in batch:
         if _FAULT_CASE is not None and case == _FAULT_CASE:
             os.kill(os.getpid(), signal.SIGSEGV)   # test hook: behave like a C-engine crash
@@ -90,10 +88,8 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
         evidence.append(_jsonl(outcome.evidence))
         summaries.append(_jsonl([outcome.summary]))
         tally += [(f["rule"], f["status"]) for f in outcome.findings]
-        if _DRAFTS is not None and any(f["status"] == "violation" for f in outcome.findings):
-            drafts += _DRAFTS.render_case(outcome.findings, outcome.evidence, outcome.summary)
     return {"first": batch[0][0], "findings": b"".join(findings), "evidence": b"".join(evidence),
-            "summaries": b"".join(summaries), "tally": tally, "drafts": drafts, "errors": errors}
+            "summaries": b"".join(summaries), "tally": tally, "errors": errors}
 
 
 # --- in the main process ---------------------------------------------------------------------
@@ -114,10 +110,10 @@ def _pool(workers: int, init_args: tuple) -> ProcessPoolExecutor:
                                initializer=_init_worker, initargs=init_args)
 
 
-def start_workers(program: Program, as_of: dt.date, workers: int = 2, warn_days: int = 5,
-                  drafts: Any = None) -> StartedWorkers:
+def start_workers(program: Program, as_of: dt.date, workers: int = 2,
+                  warn_days: int = 5) -> StartedWorkers:
     """Fork the worker processes now, before the log is read."""
-    init_args = (program, as_of, warn_days, drafts)
+    init_args = (program, as_of, warn_days)
     pool = _pool(max(1, workers), init_args)
     pool.submit(int).result()   # the first task forks every worker of a fork-context pool
     return StartedWorkers(pool, init_args)
@@ -125,13 +121,13 @@ def start_workers(program: Program, as_of: dt.date, workers: int = 2, warn_days:
 
 def run_cases(cases: Iterable[tuple[str, list[str]]], program: Program, as_of: dt.date,
               workers: int = 2, progress: Any = None, warn_days: int = 5,
-              drafts: Any = None, started: StartedWorkers | None = None) -> EngineResult:
+              started: StartedWorkers | None = None) -> EngineResult:
     """Decide every case in worker processes; never lose one to a crash.
 
     With `started` (from `start_workers` with the same arguments) the first round of
     batches runs in those workers; otherwise they are forked here.
     """
-    init_args = started.init_args if started is not None else (program, as_of, warn_days, drafts)
+    init_args = started.init_args if started is not None else (program, as_of, warn_days)
     first_pool = started.pool if started is not None else None    # None: _run_pool forks
     batches = list(_chunks(cases, BATCH_CASES))
     decided: list[dict[str, Any]] = []
@@ -141,9 +137,6 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], program: Program, as_of: d
 
     def collect(result: dict[str, Any], batch: list) -> None:
         errors.extend(result.pop("errors"))
-        rendered = result.pop("drafts")
-        if drafts is not None:
-            drafts.write(rendered)     # here, in one process: see DraftWriter
         decided.append(result)
         if progress is not None:
             progress(sum(len(p) for _, p in batch))

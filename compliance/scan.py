@@ -5,7 +5,8 @@ A scan, step by step (docs/design.md):
 2. the engine's worker processes are forked (`pool.start_workers`), before reading;
 3. every input line becomes an event or a reject (`reading`);
 4. the cases are decided in the workers (`pool`, `decide`, `session`);
-5. the outputs are written into a fresh folder and swapped in (`scanfolder`).
+5. the outputs are written into a fresh folder, the deviation drafts rendered from them
+   (`deviations.write_drafts`), and the folder swapped in (`scanfolder`).
 """
 
 from __future__ import annotations
@@ -81,9 +82,9 @@ def prepare(rules_dir: Path | str | None, profile: str) -> tuple[RuleSet, Select
 
 def _decide(cases: dict[str, list[str]], program: Program, as_of: dt.date, workers: int,
             progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5,
-            drafts: Any = None, started: StartedWorkers | None = None) -> None:
+            started: StartedWorkers | None = None) -> None:
     engine = run_cases(sorted(cases.items()), program, as_of, workers=workers, progress=progress,
-                       warn_days=warn_days, drafts=drafts, started=started)
+                       warn_days=warn_days, started=started)
     # The findings of a case come sorted from its worker and findings.jsonl sorts by case
     # first: the cases in order give the whole file in order.
     result.findings_lines = engine.findings
@@ -118,8 +119,12 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
              units_path: Path | str | None = None, out_dir: Path | str | None = None,
              workers: int | None = None, mapping: str | None = None,
              report: bool = False, progress_factory: Callable[[int], Any] | None = None,
-             warn_days: int = 5, profile: str = DEFAULT_PROFILE) -> ScanResult:
-    """The whole scan: read, decide, and (with `out_dir`) write every output."""
+             warn_days: int = 5, profile: str = DEFAULT_PROFILE, docx: bool = True,
+             drafts_progress: Callable[[int], Any] | None = None) -> ScanResult:
+    """The whole scan: read, decide, and (with `out_dir`) write every output: the
+    drafts in Markdown, and with `report` the reports for people (the drafts in Word too,
+    unless `docx` is false). `progress_factory(events)` and `drafts_progress(findings)`
+    may give progress bars."""
     ruleset, selection, program = prepare(rules_dir, profile)
     from .units import load_units
     units, cooperation = load_units(units_path)
@@ -137,13 +142,8 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     started = None
     try:
         workers = workers or min(2, os.cpu_count() or 1)
-        drafts = None
-        if tmp is not None:
-            from .deviations import DraftWriter
-            (tmp / "deviations").mkdir()
-            drafts = DraftWriter(tmp / "deviations", selection.rules, units, cooperation, as_of)
         # The engine's workers are forked before reading, while this process is small.
-        started = start_workers(program, as_of, workers, warn_days, drafts)
+        started = start_workers(program, as_of, workers, warn_days)
         try:
             got = read_events(files, mapping, workers)
         except ReadError as exc:
@@ -153,19 +153,18 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
         result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
                             ruleset=ruleset, selection=selection)
         bar = progress_factory(counts["events"]) if progress_factory else None
-        from .deviations import DraftWriteError
-        try:
-            workers_now, started = started, None     # run_cases owns them from here
-            _decide(cases, program, as_of, workers, bar.update if bar else None, result, warn_days,
-                    drafts, workers_now)
-        except DraftWriteError as exc:
-            raise ScanError(f"utkasten kan inte skrivas: {exc}") from None
+        workers_now, started = started, None     # run_cases owns them from here
+        _decide(cases, program, as_of, workers, bar.update if bar else None, result, warn_days,
+                workers_now)
+        del cases, got                           # the drafts' workers are forked small
         if bar:
             bar.close()
-        clock("rules engine and drafts")
+        clock("rules engine")
         if out is not None:
             try:
-                write_outputs(result, out, tmp, units_path, report=report)
+                write_outputs(result, out, tmp, units_path, report=report, docx=docx,
+                              register=(units, cooperation), workers=workers,
+                              progress=drafts_progress, clock=clock)
             except OutputError as exc:
                 raise ScanError(str(exc)) from None
             clock("writing outputs")

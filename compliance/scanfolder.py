@@ -86,8 +86,17 @@ def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, A
 
 
 def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path | str | None,
-                  report: bool = False) -> None:
-    """Write into the fresh folder `tmp` (the drafts are there already), then swap it in."""
+                  report: bool = False, docx: bool = True, register: Any = None,
+                  workers: int = 2, progress: Any = None, clock: Any = None,
+                  review: Any = None) -> None:
+    """Write into the fresh folder `tmp`, then swap it in.
+
+    The deviation drafts are rendered from the files just written, on the output side
+    (`deviations.write_drafts`): Markdown always, Word too with `report` (unless not
+    `docx`). `register` is the unit register (`units.load_units`); `review` the state
+    store's view, finding id -> {"status": decision, "new": bool, "reference": a filed
+    deviation's}: decided findings get no draft, and the reports show the status."""
+    from .deviations import DraftWriteError, run_date, write_drafts
     parent = out.resolve().parent
     try:
         _lines(tmp / "findings.jsonl", result.findings_lines)
@@ -98,9 +107,20 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
             _jsonl(tmp / "errors.jsonl", result.errors)
         (tmp / "manifest.json").write_bytes(
             orjson.dumps(manifest(result, units_path), option=orjson.OPT_INDENT_2) + b"\n")
+        written = run_date()
+        try:
+            write_drafts(tmp, register, written, formats={"md", "docx"} if report and docx else {"md"},
+                         decisions=review, workers=workers, progress=progress)
+        except DraftWriteError as exc:
+            raise OutputError(f"utkasten kan inte skrivas: {exc}") from None
+        if clock is not None:
+            clock("drafts")
         if report:
             from .reporting import build_reports
-            build_reports(tmp, tmp, Path(units_path) if units_path else None)
+            build_reports(tmp, tmp, Path(units_path) if units_path else None, run_date=written,
+                          drafts=False, review=review)
+            if clock is not None:
+                clock("reports")
         old = None
         if out.exists():
             old = parent / f".{out.name}.old-{os.getpid()}"

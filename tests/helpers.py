@@ -26,3 +26,16 @@ def violations(result, rule: str | None = None) -> list[dict]:
             if f["status"] == "violation" and (rule is None or f["rule"] == rule)]
 
 
+
+
+def docx_text(path: Path) -> str:
+    """All text a reader of a Word file sees: paragraphs, table cells, header and footer."""
+    from docx import Document
+    doc = Document(str(path))
+    parts = [p.text for p in doc.paragraphs]
+    for table in doc.tables:
+        for row in table.rows:
+            parts.append(" | ".join(c.text for c in row.cells))
+    for s in doc.sections:
+        parts += [p.text for p in s.footer.paragraphs] + [p.text for p in s.header.paragraphs]
+    return "\n".join(parts)

@@ -39,8 +39,9 @@ def test_scan_of_the_spec_example_writes_every_output(tmp_path):
     assert "holidays" in manifest["calendar"]
     assert "Brister per regel" in proc.stderr
     drafts = sorted(p.name for p in (out / "deviations").iterdir())
-    assert "P01__bup-farsta.md" in drafts
-    text = (out / "deviations" / "P01__bup-farsta.md").read_text(encoding="utf-8")
+    # bup-farsta (B) stayed away from the meeting soc-skarpnack (A) convened (deviations.md)
+    assert "P01__bup-farsta__från__soc-skarpnack.md" in drafts
+    text = (out / "deviations" / "P01__bup-farsta__från__soc-skarpnack.md").read_text(encoding="utf-8")
     # cited by title, body, date and section: never by an internal file name
     assert "Samtliga aktörer som blir kallade till SIP" in text
     assert "Lokal överenskommelse BUS Skarpnäck" in text and "undertecknad 2018-04-17" in text

@@ -136,21 +136,19 @@ def test_the_session_is_reused_without_leaking_facts_between_cases(scan):
     assert sorted(f["case"] for f in result.findings) == [f"E{n:03d}" for n in range(230) if n % 2]
 
 
-def test_a_draft_that_cannot_be_written_fails_the_scan_not_the_case(tmp_path):
-    from compliance.deviations import DraftWriter
+def test_a_draft_that_cannot_be_written_fails_the_scan_not_the_case(tmp_path, monkeypatch):
+    import compliance.deviations as deviations
     from compliance.scan import ScanError, run_scan
 
     log = tmp_path / "log.jsonl"
     log.write_text("\n".join(_invitation_case("K1", "2025-03-11")) + "\n", encoding="utf-8")
 
-    original = DraftWriter._write   # write into a folder that does not exist: an OSError
-    DraftWriter._write = lambda self, path, text: original(self, str(Path(path).parent / "missing" / Path(path).name), text)
-    try:
-        with pytest.raises(ScanError) as info:
-            run_scan([log], dt.date(2025, 12, 31), out_dir=tmp_path / "out", workers=1)
-    finally:
-        DraftWriter._write = original
-    assert "utkasten kan inte skrivas" in str(info.value)
+    original = deviations.write_file   # write into a folder that does not exist: an OSError
+    monkeypatch.setattr(deviations, "write_file",
+                        lambda path, data: original(str(Path(path).parent / "missing" / Path(path).name), data))
+    with pytest.raises(ScanError) as info:
+        run_scan([log], dt.date(2025, 12, 31), out_dir=tmp_path / "out", workers=1)
+    assert "utkasten kan inte skrivas" in str(info.value) and "missing" in str(info.value)
     assert not (tmp_path / "out").exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out.")]
 

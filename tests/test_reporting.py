@@ -21,6 +21,8 @@ from compliance.reporting.cli import report
 from compliance.dates_sv import date_sv, half_year_sv
 from compliance.reporting.tables import UNIT_COLUMNS, neutralise
 
+from helpers import docx_text
+
 DATA = Path(__file__).parent / "data" / "scan_small"
 UNITS = DATA / "units.toml"
 HOSTILE = '=HYPERLINK("x")'
@@ -28,23 +30,16 @@ HOSTILE = '=HYPERLINK("x")'
 PERSONAL_NUMBER = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
 
 
+RUN_DATE = "2026-01-07"      # the day the drafts are written (COMPLIANCE_RUN_DATE)
+
+
 @pytest.fixture(scope="module")
 def out(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("reports")
-    build_reports(DATA, out, UNITS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("COMPLIANCE_RUN_DATE", RUN_DATE)
+        build_reports(DATA, out, UNITS)
     return out
-
-
-def docx_text(path: Path) -> str:
-    """All text a reader sees: paragraphs, table cells, header and footer."""
-    doc = Document(str(path))
-    parts = [p.text for p in doc.paragraphs]
-    for table in doc.tables:
-        for row in table.rows:
-            parts.append(" | ".join(c.text for c in row.cells))
-    for s in doc.sections:
-        parts += [p.text for p in s.footer.paragraphs] + [p.text for p in s.header.paragraphs]
-    return "\n".join(parts)
 
 
 def table_rows(path: Path, index: int) -> list[list[str]]:
@@ -86,31 +81,44 @@ def test_one_docx_beside_each_draft(out):
     drafts = sorted(p.stem for p in (DATA / "deviations").glob("*.md"))
     docs = sorted(p.stem for p in (out / "deviations").glob("*.docx"))
     assert docs == drafts
-    assert len(docs) == 6
+    assert len(docs) == 7
+
+
+def test_markdown_drafts_are_the_expected_files(out):
+    """tests/data/scan_small/deviations holds what the drafts of this scan must say."""
+    want = {p.name: p.read_text(encoding="utf-8") for p in (DATA / "deviations").glob("*.md")}
+    got = {p.name: p.read_text(encoding="utf-8") for p in (out / "deviations").glob("*.md")}
+    assert got == want
 
 
 def test_docx_reads_as_the_regional_form(out):
-    path = out / "deviations" / "K-001__bup-test.docx"
+    # bup-test (B) was invited to K-001's meeting M1, convened by soc-test (A), and stayed away
+    path = out / "deviations" / "K-001__bup-test__från__soc-test.docx"
     text = docx_text(path)
     assert "Avvikelseblankett för BUS-samverkan" in text
     facts = dict((r[0], r[1]) for r in table_rows(path, 0))
-    assert facts["Datum"] == "31 december 2025"
+    assert facts["Typ av avvikelse"] == "Avvikelse i BUS-samverkan"
+    assert facts["Datum (utkastet skrivet)"] == "7 januari 2026"   # the run date, not the as-of date
     assert facts["Ärende (pseudonym)"] == "K-001"
+    assert facts["Rapporterande verksamhet (A)"] == "Socialtjänsten Testby"
+    assert facts["Ansvarig chef (A)"] == "Enhetschef Anna Exempel"
     assert facts["Mottagande verksamhet (B)"] == "BUP Testby"
     assert facts["Ansvarig chef (B)"] == "Enhetschef Bo Prov"
-    assert "Rapporterande verksamhet (A)" in facts and "Ansvarig chef (A)" in facts
-    # what was not met, the quoted source and the rule version
-    assert "Alla kallade deltar i SIP-mötet" in text
-    assert "BUP Testby var kallad till SIP-mötet M1 den 3 mars 2025 men deltog inte." in text
+    # what was not met, its id, the quoted source with the agreement's name, the rule version
+    assert "1. Alla kallade deltar i SIP-mötet (3 mars 2025)" in text
+    assert "Fynd-id: eb1df86f87574aea · regel mandatory-attendance, version 2018-04-17" in text
+    assert "Kallad verksamhet: BUP Testby" in text
+    assert "Kallelsen skickades: 20 februari 2025" in text
+    assert "Deltog: nej: verksamheten var kallad men uteblev från mötet" in text
+    assert "Försening" not in text and "samma dag" not in text
     assert "”Samtliga aktörer som blir kallade till SIP är enligt lag skyldiga att komma" in text
-    assert "Källa: Lokal överenskommelse BUS Skarpnäck — Skarpnäcks stadsdelsförvaltning" in text
-    assert "mandatory-attendance, version 2018-04-17" in text
-    # the evidence timeline, Swedish dates, in order
+    assert "— Lokal överenskommelse BUS Skarpnäck — Skarpnäcks stadsdelsförvaltning" in text
+    # the evidence timeline, Swedish dates, in order, with the invitation's recipient
     timeline = table_rows(path, 1)
     assert timeline[0] == ["Datum", "Tid", "Händelse", "Verksamhet", "Möte", "Händelse-id"]
     assert timeline[1] == ["20 februari 2025", "09:01", "Kallelse skickad till BUP Testby",
                            "Socialtjänsten Testby", "M1", "K-001-6"]
-    assert timeline[2][0] == "3 mars 2025" and timeline[2][2] == "Möte genomfört"
+    assert timeline[2][0] == "3 mars 2025" and timeline[2][2] == "Möte genomfört (SIP)"
     # the fields left for people, empty
     for heading in ("Förslag till åtgärd", "Svar från mottagande verksamhet", "Avslutning av ärendet"):
         assert heading in [p.text for p in Document(str(path)).paragraphs]
@@ -122,22 +130,41 @@ def test_docx_reads_as_the_regional_form(out):
     assert "BUS-sekretariatet: BUS-sekretariatet Testby" in text
     assert "Sammankallande för BUS-styrgruppen: Stadsdelsdirektören i Testby" in text
     assert "7) Den nya informationen kommuniceras till berörda verksamheter." in text
+    assert "Utkast skrivet 7 januari 2026 av bus-compliance 0.1.0 ur ärendeloggen, bedömd per 31 december 2025" in text
     assert "{{" not in text and "{%" not in text
 
 
 def test_docx_several_items_and_late_days(out):
-    text = docx_text(out / "deviations" / "K-001__soc-test.docx")
-    assert "1. Kallelse minst tre veckor före SIP-mötet" in text
-    assert "2. SIP-möte inom 30 dagar" in text
-    assert "Försening: 10 dagar (8 vardagar)" in text
-    assert "Skulle ha skett senast: 10 februari 2025" in text
-    assert "meeting-within-30-days, version 2013-01-01" in text
+    text = docx_text(out / "deviations" / "K-002__bup-test__från__soc-test.docx")
+    assert "1. Alla kallade deltar i SIP-mötet (5 februari 2025)" in text
+    assert "2. Alla kallade deltar i SIP-mötet (10 april 2025)" in text
+    late = docx_text(out / "deviations" / "K-001__soc-test__från__skola-test.docx")
+    assert "Kallelsen gick till: Testskolan" in late
+    assert "Skulle ha skickats senast: 10 februari 2025" in late
+    assert "Skickades: 20 februari 2025" in late
+    assert "Försening: 10 dagar (8 vardagar)" in late
+    assert "Så räknades sista dagen: 2025-03-03 − 21 dagar = 2025-02-10" in late
+    clock = docx_text(out / "deviations" / "K-001__soc-test__från__bup-test.docx")
+    assert "meeting-within-30-days, version 2013-01-01" in clock
+    assert "2025-01-10 + 30 dagar = 2025-02-09, söndag → måndag 2025-02-10" in clock
+
+
+def test_docx_intern_draft_has_no_cooperation_form(out):
+    path = out / "deviations" / "K-006__soc-test.docx"
+    text = docx_text(path)
+    assert "Intern avvikelse" in text and "Avvikelseblankett för BUS-samverkan" not in text
+    facts = dict((r[0], r[1]) for r in table_rows(path, 0))
+    assert facts["Typ av avvikelse"] == "Intern avvikelse"
+    assert facts["Rapporterande verksamhet (A)"] == facts["Mottagande verksamhet (B)"] == "Socialtjänsten Testby"
+    assert "Utredning och åtgärd" in text
+    assert "Kopia till" not in text and "Svar från mottagande verksamhet" not in text
 
 
 def test_docx_hostile_and_unknown_units(out):
-    hostile = out / "deviations" / "HYPERLINK_x__skola-test.docx"
+    from compliance.escaping import draft_stem
+    hostile = out / "deviations" / f"{draft_stem(HOSTILE, 'skola-test', 'soc-test')}.docx"
     assert dict((r[0], r[1]) for r in table_rows(hostile, 0))["Ärende (pseudonym)"] == HOSTILE
-    unknown = out / "deviations" / "K-002__hab-okand.docx"
+    unknown = out / "deviations" / "K-002__hab-okand__från__soc-test.docx"
     facts = dict((r[0], r[1]) for r in table_rows(unknown, 0))
     assert facts["Mottagande verksamhet (B)"] == "hab-okand"
     assert facts["Ansvarig chef (B)"] == "ansvarig chef (fylls i)"
@@ -145,22 +172,23 @@ def test_docx_hostile_and_unknown_units(out):
 
 def test_docx_template_is_edited_without_code(tmp_path):
     """A secretariat edits the template in Word; the next run uses the edited wording."""
+    from compliance.reporting.contexts import deviation_contexts
+    from compliance.reporting.scan_data import load_scan
+    from compliance.units import load_units
     from compliance.reporting.word import TEMPLATES_DIR, write_deviation_docx
     tpl_dir = tmp_path / "reports"
     tpl_dir.mkdir()
     doc = Document(str(TEMPLATES_DIR / "avvikelse.docx"))
-    doc.paragraphs[0].runs[0].text = "Avvikelseblankett – Testby kommun"
+    title = next(p for p in doc.paragraphs if p.text == "Avvikelseblankett för BUS-samverkan")
+    title.runs[0].text = "Avvikelseblankett – Testby kommun"
     doc.add_paragraph("Kontakt: {{ bus_secretariat }}")
     doc.save(str(tpl_dir / "avvikelse.docx"))
-    ctx = {"filename": "K-9__u", "case": "K-9", "date": "2025-03-03",
-           "reporting_unit": {"id": "a", "name": "A", "manager": ""},
-           "receiving_unit": {"id": "u", "name": "U", "manager": "Chef U"},
-           "bus_secretariat": "Sekretariatet", "steering_group_convener": "Ordf.",
-           "items": [], "timeline": []}
-    path = write_deviation_docx(ctx, {"as_of": "2025-03-03"}, tmp_path / "out", template_dir=tpl_dir)
+    drafts = deviation_contexts(load_scan(DATA), *load_units(UNITS), dt.date(2025, 3, 3))
+    draft = next(d for d in drafts if d["filename"] == "K-001__bup-test__från__soc-test")
+    path = write_deviation_docx(draft, {"as_of": "2025-12-31"}, tmp_path / "out", template_dir=tpl_dir)
     text = docx_text(path)
     assert "Avvikelseblankett – Testby kommun" in text
-    assert "Kontakt: Sekretariatet" in text
+    assert "Kontakt: BUS-sekretariatet Testby" in text
     assert "3 mars 2025" in text
 
 
@@ -318,7 +346,8 @@ def test_without_register_ids_are_shown(tmp_path):
     (scan / "units.toml").unlink()
     build_reports(scan, tmp_path / "out", None)
     assert load_workbook(tmp_path / "out" / "units" / "bup-test.xlsx").active["A1"].value.startswith("bup-test:")
-    facts = dict((r[0], r[1]) for r in table_rows(tmp_path / "out" / "deviations" / "K-001__bup-test.docx", 0))
+    facts = dict((r[0], r[1]) for r in table_rows(
+        tmp_path / "out" / "deviations" / "K-001__bup-test__från__soc-test.docx", 0))
     assert facts["Mottagande verksamhet (B)"] == "bup-test"
 
 

@@ -1,8 +1,9 @@
-"""`compliance report SCAN_DIR [--out DIR] [--units FILE]`.
+"""`compliance report SCAN_DIR [--out DIR] [--units FILE] [--no-docx]`.
 
 The reports are written into a hidden folder inside DIR first and moved into place only
 when all of them are done: a full disk or a killed run leaves DIR as it was (at most the
-hidden folder of a killed run). Folders are made with the user's umask.
+hidden folder of a killed run). The drafts' folder `deviations/` is moved whole (a large
+scan has a hundred thousand drafts). Folders are made with the user's umask.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import click
 
+from ..deviations import DraftWriteError, replace_folder
 from ..units import UnitRegisterError
 from . import NotAScanFolder, build_reports
 from .scan_data import check_scan_folder, count_sv
@@ -23,7 +25,8 @@ from .scan_data import check_scan_folder, count_sv
 STAGING_PREFIX = ".rapport-tmp-"
 # What a previous `compliance report` leaves, so that a new one may replace it.
 REPORT_MARKERS = ("overview.html", "manifest.json")
-REPORT_FILES = ("overview.html", "upcoming.xlsx", "units/*.xlsx", "units/*.csv", "deviations/*.docx")
+REPORT_FILES = ("overview.html", "upcoming.xlsx", "units/*.xlsx", "units/*.csv")
+DRAFTS = "deviations"
 OS_ERRORS_SV = {
     errno.ENOSPC: "disken är full",
     errno.EDQUOT: "diskkvoten är slut",
@@ -54,10 +57,12 @@ def check_out(out: Path, scan_dir: Path) -> None:
                           "rapport; välj en annan --out")
 
 
-def write_reports(scan_dir: Path, out: Path, units_path: Path | None) -> list[Path]:
+def write_reports(scan_dir: Path, out: Path, units_path: Path | None, docx: bool = True,
+                  progress=None) -> list[Path]:
     """Build every report in a hidden folder inside `out`, then move each into place and
     remove what a previous report wrote and this one did not (a unit with no findings
-    left keeps no old list). Returns the paths in `out`."""
+    left keeps no old list; the drafts' folder is replaced whole). Returns the paths in
+    `out`."""
     check_scan_folder(scan_dir)
     check_out(out, scan_dir)
     if units_path is not None and not units_path.is_file():
@@ -69,10 +74,13 @@ def write_reports(scan_dir: Path, out: Path, units_path: Path | None) -> list[Pa
     except OSError as exc:
         raise ReportError(f"{out}: mappen kan inte skapas: {os_error_sv(exc)}") from None
     try:
-        built = build_reports(scan_dir, staging, units_path)
+        built = build_reports(scan_dir, staging, units_path, docx=docx, progress=progress)
         previous = {p for pattern in REPORT_FILES for p in out.glob(pattern)}
-        final = []
+        replace_folder(staging / DRAFTS, out / DRAFTS)
+        final = sorted((out / DRAFTS).iterdir())
         for path in built:
+            if path.parent == staging / DRAFTS:
+                continue
             target = out / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
@@ -100,12 +108,18 @@ def _fail(message: str) -> None:
                    "en tidigare skanning eller rapport.")
 @click.option("--units", "units_path", metavar="FIL", type=click.Path(path_type=Path), default=None,
               help="Enhetsregister (units.toml/units.json); standard: det som skanningen använde.")
-def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None) -> None:
-    """Skriv rapporterna för människor ur en skanningsmapp: avvikelseutkast i Word,
-    enheternas listor (Excel och CSV), kommande tidsfrister och overview.html."""
+@click.option("--no-docx", "no_docx", is_flag=True,
+              help="Avvikelseutkasten bara som Markdown, inga Word-filer.")
+def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None, no_docx: bool) -> None:
+    """Skriv rapporterna för människor ur en skanningsmapp: avvikelseutkast (Markdown och
+    Word), enheternas listor (Excel och CSV), kommande tidsfrister och overview.html."""
+    from ..progress import progress_bar
     out = out_dir or scan_dir
     try:
-        paths = write_reports(scan_dir, out, units_path)
+        paths = write_reports(scan_dir, out, units_path, docx=not no_docx,
+                              progress=progress_bar("fynd", "Avvikelseutkast"))
+    except DraftWriteError as exc:
+        _fail(f"{exc.path}: {os_error_sv(exc.error)}" if exc.error else str(exc))
     except (NotAScanFolder, ReportError, UnitRegisterError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

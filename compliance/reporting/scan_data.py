@@ -8,12 +8,12 @@ ever carries one even if an export put one where a pseudonym belongs.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
 from ..dates_sv import to_date
+from ..escaping import finding_id_text  # noqa: F401 (re-exported: one rule for ids in every report)
 from ..units import Unit, unit_label
 from ..vocabulary import EVENT_NAMES_SV as EVENT_TYPES_SV, STATUS_SV  # noqa: F401 (re-exported)
 from ..privacy import PERSONAL_NUMBER_RE, REDACTED, clean, clean_text, safe_name  # noqa: F401 (re-exported)
@@ -28,18 +28,6 @@ class NotAScanFolder(Exception):
 def unit_name(units: Mapping[str, Unit], unit_id: str | None) -> str:
     """A unit as a report names it: the register's name, else its id (cleaned)."""
     return clean_text(unit_label(units, unit_id or None))
-
-
-_DIGEST_RE = re.compile(r"[0-9a-f]{16}")
-
-
-def finding_id_text(value) -> str:
-    """A finding's id as the reports show it. The tool's own digest (16 hex digits) holds
-    ten digits in a row by chance in about one finding in twenty; it is no personal number
-    and is shown whole, so that a unit head can quote it. Anything else is cleaned."""
-    if isinstance(value, str) and _DIGEST_RE.fullmatch(value):
-        return value
-    return clean_text(value)
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -83,7 +71,8 @@ def check_scan_folder(scan_dir: Path) -> None:
         raise NotAScanFolder(f"{scan_dir}: är ingen skanningsmapp (saknar {', '.join(missing)})")
 
 
-def load_scan(scan_dir: Path) -> Scan:
+def load_scan_manifest(scan_dir: Path) -> dict:
+    """The scan folder's manifest.json; NotAScanFolder when it is not a scan's folder."""
     scan_dir = Path(scan_dir)
     check_scan_folder(scan_dir)
     try:
@@ -92,6 +81,12 @@ def load_scan(scan_dir: Path) -> Scan:
         raise NotAScanFolder(f"{scan_dir / 'manifest.json'}: är inte giltig JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise NotAScanFolder(f"{scan_dir / 'manifest.json'}: är inget JSON-objekt")
+    return manifest
+
+
+def load_scan(scan_dir: Path) -> Scan:
+    scan_dir = Path(scan_dir)
+    manifest = load_scan_manifest(scan_dir)
     changes = scan_dir / "changes.jsonl"
     return Scan(
         dir=scan_dir,

@@ -24,9 +24,10 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
 from ..dates_sv import date_sv, to_date
+from ..escaping import unit_stem
 from ..units import Unit
 from .scan_data import (CLOSED_REVIEW, STATUS_SV, Scan, clean_text, count_sv, finding_id_text,
-                        finding_states, review_sv, safe_name, unit_name)
+                        finding_states, review_sv, unit_name)
 
 DATE_FORMAT = "yyyy-mm-dd"  # what Swedish Excel shows for dates (ÅÅÅÅ-MM-DD)
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -327,17 +328,11 @@ def unit_key(unit_id: Any) -> str:
 
 def unit_file_stems(unit_ids: Iterable[str]) -> dict[str, str]:
     """The file-name stem of each unit's list (units/<stem>.xlsx): the one place unit file
-    names are made. `compliance.filenames` (injective, Windows-safe; drafts branch) is to
-    replace the body of this function."""
-    stems: dict[str, str] = {}
-    used: dict[str, str] = {}
-    for uid in sorted(unit_ids):
-        stem = safe_name(uid) if uid else "utan-enhet"
-        while stem in used and used[stem] != uid:  # two hostile ids that clean to one name
-            stem += "_"
-        used[stem] = uid
-        stems[uid] = stem
-    return stems
+    names are made (`compliance.escaping.unit_stem`: distinct ids never share a name, also
+    ignoring case, and every name is safe on Windows). Findings without a unit go to
+    `utan-enhet~0`, which no unit's name can be (a plain name has no `~`, a digest 16 hex
+    digits)."""
+    return {uid: unit_stem(uid) if uid else "utan-enhet~0" for uid in unit_ids}
 
 
 def _unit_counts(rows: list[dict]) -> str:
