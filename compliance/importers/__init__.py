@@ -15,7 +15,7 @@ is one line fit for stderr naming the file (and sheet, row or element).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from ..records import Record
 from ..units import UnitResolver
@@ -32,14 +32,18 @@ __all__ = [
 
 def iter_source_records(path: Path, mapping: "str | Path | Mapping | None" = None,
                         key: bytes | None = None, *, units: UnitResolver | None = None,
-                        stats: dict | None = None) -> Iterator[Record]:
+                        stats: dict | None = None,
+                        check: Callable[[Record], str | None] | None = None) -> Iterator[Record]:
     """The Records of one export file, dispatched on its suffix.
 
     `mapping` (a shipped name, a TOML path or a loaded Mapping; None = standard-sv) is
     used for .csv and .xlsx; .xes needs none. `key`: the secret for person pseudonyms
     (HMAC-SHA256); None = no pseudonyms. `units`: the unit register's resolver (names and
     aliases become ids; unknown units noted, or rejected when strict). `stats`: a dict
-    that receives counts (`personnummer`: filled Personnummer cells seen, ...).
+    that receives counts (`personnummer`: filled Personnummer cells seen, ...). `check`:
+    the event model's judgement (a reason or None); given, every Record is an accepted
+    event or a reject, and accepted ones carry no raw text (`compliance import`); without
+    it (the scan judges the records itself) every Record has its raw text.
     """
     path = Path(path)
     name = display(path)
@@ -52,9 +56,11 @@ def iter_source_records(path: Path, mapping: "str | Path | Mapping | None" = Non
         raise SourceError(f"{name}: {why}")
     if suffix == ".csv":
         from .csvsource import iter_csv_records
-        return iter_csv_records(path, load_mapping(mapping), key, units=units, stats=stats, name=name)
+        return iter_csv_records(path, load_mapping(mapping), key, units=units, stats=stats, name=name,
+                                check=check)
     if suffix == ".xlsx":
         from .xlsxsource import iter_xlsx_records
-        return iter_xlsx_records(path, load_mapping(mapping), key, units=units, stats=stats, name=name)
+        return iter_xlsx_records(path, load_mapping(mapping), key, units=units, stats=stats, name=name,
+                                 check=check)
     from .xes import iter_xes_records
-    return iter_xes_records(path, units=units, name=name)
+    return iter_xes_records(path, units=units, name=name, check=check)

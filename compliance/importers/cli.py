@@ -191,16 +191,16 @@ def event_facts(data: dict[str, Any]) -> tuple | None:
     return data.get("type"), data.get("at"), born
 
 
-def write_records(records: Iterable[Record], check, writer: ImportWriter) -> None:
-    """Each record as an event, a duplicate or a reject line."""
+def write_records(records: Iterable[Record], writer: ImportWriter) -> None:
+    """Each record (judged by the event model already) as an event, a duplicate or a
+    reject line."""
     dumps = orjson.dumps
     for rec in records:
-        reason = rec.error if rec.error is not None else check(rec)
-        if reason is None:
+        if rec.error is None:
             data = rec.data
             writer.event(rec.key, data["id"], data["case"], rec.line, dumps(data), event_facts(data), rec.file)
         else:
-            writer.reject(rec.file, rec.line, reason, rec.raw)
+            writer.reject(rec.file, rec.line, rec.error, rec.raw)
 
 
 def _parallel(src: Path, workers: int) -> bool:
@@ -279,8 +279,8 @@ def run_import(srcs: tuple[Path, ...], mapping: str | None, key: bytes | None, o
                     from .parallel import import_csv
                     import_csv(src, loaded, key, units, stats, check, writer, workers)
                 else:
-                    write_records(iter_source_records(src, loaded, key, units=units, stats=stats),
-                                  check, writer)
+                    write_records(iter_source_records(src, loaded, key, units=units, stats=stats,
+                                                     check=check), writer)
             except OutputError:
                 raise
             except (SourceError, OSError) as exc:

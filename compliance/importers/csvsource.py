@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import csv
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..records import Record
 from ..units import UnitResolver
@@ -74,6 +74,14 @@ class CsvTable:
         self.mapping = mapping
         try:
             self.encoding = detect_encoding(path)
+            if self.encoding != "utf-16":
+                with open(path, "rb") as fh:
+                    head = fh.read(1 << 16)
+                if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+                    raise SourceError(f"{self.file}: är en arbetsbok (zip- eller OLE-fil), ingen CSV; "
+                                      "spara den som .xlsx eller exportera CSV")
+                if b"\x00" in head:
+                    raise SourceError(f"{self.file}: är ingen textfil (innehåller NUL-tecken); en CSV-export väntas")
             self._f = open(path, encoding=self.encoding, newline="",
                            errors="replace" if self.encoding == "cp1252" else "strict")
         except OSError as exc:
@@ -99,12 +107,13 @@ class CsvTable:
         self._f.close()
 
     def converter(self, key: bytes | None = None, units: UnitResolver | None = None,
-                  stats: dict | None = None) -> RowConverter:
+                  stats: dict | None = None, check: Callable[[Record], str | None] | None = None
+                  ) -> RowConverter:
         if stats is not None:
             stats["encoding"] = self.encoding
             stats["delimiter"] = self.delimiter
         return RowConverter(self.mapping, self.header, self.file, key=key, units=units, stats=stats,
-                            raw_sep=self.delimiter)
+                            raw_sep=self.delimiter, check=check)
 
     def rows(self) -> Iterator[tuple[int, list[str] | None]]:
         """(row number, cells) for each row below the header; cells None for an empty row
@@ -153,9 +162,10 @@ def csv_problem(exc: Exception) -> str:
 
 def iter_csv_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
                      units: UnitResolver | None = None, stats: dict | None = None,
-                     name: str | None = None) -> Iterator[Record]:
+                     name: str | None = None,
+                     check: Callable[[Record], str | None] | None = None) -> Iterator[Record]:
     table = CsvTable(path, mapping, name)
-    convert = table.converter(key, units, stats).convert
+    convert = table.converter(key, units, stats, check).convert
     file = table.file
     for row, cells in table.rows():
         yield Record(file, row, "", None, EMPTY_ROW) if cells is None else convert(cells, row)

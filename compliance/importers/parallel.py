@@ -51,7 +51,7 @@ def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple],
     unknown units seen (the worker's resolver counts them in its own copy)."""
     assert _STATE is not None
     from .cli import event_facts
-    conv, check = _STATE[:2]
+    conv = _STATE[0]
     units = _STATE[5]
     if units is not None:
         units.unknown.clear()
@@ -62,13 +62,12 @@ def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple],
         if cells is None:
             out.append((REJECT, None, (EMPTY_ROW, ""), row))
             continue
-        rec = conv.convert(cells, row)
-        reason = rec.error if rec.error is not None else check(rec)
-        if reason is None:
+        rec = conv.convert(cells, row)        # judged by the event model too
+        if rec.error is None:
             data = rec.data
             out.append((EVENT, (rec.key, data["id"], data["case"], event_facts(data)), dumps(data), row))
         else:
-            out.append((REJECT, None, (reason, rec.raw), row))
+            out.append((REJECT, None, (rec.error, rec.raw), row))
     unknown = dict(units.unknown) if units is not None else {}
     return out, conv.stats["personnummer"] - seen_before, unknown
 
@@ -173,7 +172,7 @@ def import_csv(path: Path, mapping: Mapping, key: bytes | None, units: UnitResol
     # personal numbers and which unknown units it saw, added up here.
     if units is not None and not units.active:
         units = None
-    conv = table.converter(key, units, stats)
+    conv = table.converter(key, units, stats, check)
     starts = None
     if table.encoding in ("utf-8", "utf-8-sig", "cp1252"):
         starts = row_starts(path, table.delimiter, PIECE_BYTES)

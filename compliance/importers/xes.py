@@ -133,31 +133,37 @@ def _holds_number(value: Any) -> bool:
     return isinstance(value, str) and len(value) >= 10 and contains_personal_number(value)
 
 
-def _event_record(file: str, ev: etree._Element, case: str | None,
-                  units: UnitResolver | None) -> Record:
-    line = ev.sourceline or 0
+def _raw(ev: etree._Element) -> str:
     raw = redact_raw(etree.tostring(ev, encoding="unicode", with_tail=False).strip())
-    if len(raw) > 4 * MAX_VALUE_CHARS:
-        raw = raw[:4 * MAX_VALUE_CHARS] + "…"
+    return raw if len(raw) <= 4 * MAX_VALUE_CHARS else raw[:4 * MAX_VALUE_CHARS] + "…"
+
+
+def _event_record(file: str, ev: etree._Element, case: str | None, units: UnitResolver | None,
+                  check: Callable[[Record], str | None] | None = None) -> Record:
+    """One <event> as a Record. With a `check` (the event model's judgement), a rejected
+    event is returned as a reject, and an accepted one carries no raw text."""
+    line = ev.sourceline or 0
+
+    def reject(reason: str) -> Record:
+        return Record(file, line, _raw(ev), None, reason)
+
     attrs = _attributes(ev)
     if not case:
-        return Record(file, line, raw, None, "trace: attribut 'concept:name' (ärende) saknas")
+        return reject("trace: attribut 'concept:name' (ärende) saknas")
     if _holds_number(case):
-        return Record(file, line, raw, None,
-                      "trace: attribut 'concept:name' innehåller ett personnummer, inte ett ärendenummer")
+        return reject("trace: attribut 'concept:name' innehåller ett personnummer, inte ett ärendenummer")
     for key, value in attrs.items():
         if _too_long(value):
-            return Record(file, line, raw, None,
-                          f"event: attribut {quote(key, 40)}: värdet är längre än {MAX_VALUE_CHARS} tecken")
+            return reject(f"event: attribut {quote(key, 40)}: värdet är längre än {MAX_VALUE_CHARS} tecken")
         if key in ID_ATTRIBUTES and _holds_number(value):
-            return Record(file, line, raw, None, f"event: attribut {quote(key, 40)} innehåller ett personnummer")
+            return reject(f"event: attribut {quote(key, 40)} innehåller ett personnummer")
     typ = attrs.pop("concept:name", None)
     if not typ:
-        return Record(file, line, raw, None, "event: attribut 'concept:name' (händelse) saknas")
+        return reject("event: attribut 'concept:name' (händelse) saknas")
     stamp = attrs.pop("time:timestamp", None)
     at = attrs.pop("at", None) or stamp
     if not at:
-        return Record(file, line, raw, None, "event: attribut 'time:timestamp' saknas")
+        return reject("event: attribut 'time:timestamp' saknas")
     data: dict[str, Any] = {"id": None, "case": case, "type": typ, "at": at}
     unit = attrs.pop("org:resource", None)
     if unit not in (None, ""):
@@ -171,7 +177,7 @@ def _event_record(file: str, ev: etree._Element, case: str | None,
         if unknown is not None:
             fld, value = unknown
             attr = "org:resource" if fld == "unit" else fld.split("[")[0]
-            return Record(file, line, raw, None, units.reason(f"event: attribut '{attr}'", value))
+            return reject(units.reason(f"event: attribut '{attr}'", value))
     try:
         key = content_key(data)
     except (ValueError, TypeError):      # `at` does not parse: the event model says why
@@ -180,7 +186,11 @@ def _event_record(file: str, ev: etree._Element, case: str | None,
         data["id"] = str(given)
     else:
         data["id"] = content_id(case, key) if key is not None else f"{case}-"
-    return Record(file, line, raw, data, None, key)
+    if check is None:
+        return Record(file, line, _raw(ev), data, None, key)
+    rec = Record(file, line, "", data, None, key)
+    reason = check(rec)
+    return rec if reason is None else reject(reason)
 
 
 def _element(el: etree._Element) -> str:
@@ -195,8 +205,8 @@ def _held(el: etree._Element) -> int:
     return n
 
 
-def iter_xes_records(path: Path, *, units: UnitResolver | None = None,
-                     name: str | None = None) -> Iterator[Record]:
+def iter_xes_records(path: Path, *, units: UnitResolver | None = None, name: str | None = None,
+                     check: Callable[[Record], str | None] | None = None) -> Iterator[Record]:
     """One Record per <event>, streamed: each event is handled when it ends (once its
     trace's case is known) and then dropped, so memory does not grow with the file.
     A file that is not XES, not well-formed XML, or beyond the limits above is one
@@ -250,7 +260,7 @@ def iter_xes_records(path: Path, *, units: UnitResolver | None = None,
             if depth == 3 and parent is not None and _local(parent.tag) == "trace":
                 if kind == "event":
                     if case is not None:
-                        yield _event_record(file, el, case, units)
+                        yield _event_record(file, el, case, units, check)
                         el.clear(keep_tail=False)
                         parent.remove(el)
                         held = 0
@@ -259,7 +269,7 @@ def iter_xes_records(path: Path, *, units: UnitResolver | None = None,
                 elif kind in _SCALARS and el.get("key") == "concept:name" and case is None:
                     case = (el.get("value") or "").strip()
                     for ev in waiting:
-                        yield _event_record(file, ev, case, units)
+                        yield _event_record(file, ev, case, units, check)
                         ev.clear(keep_tail=False)
                         parent.remove(ev)
                     waiting = []
@@ -267,11 +277,10 @@ def iter_xes_records(path: Path, *, units: UnitResolver | None = None,
             elif depth == 2:
                 if kind == "trace":
                     for ev in waiting:       # the trace never named its case
-                        yield _event_record(file, ev, case, units)
+                        yield _event_record(file, ev, case, units, check)
                     waiting = []
                 elif kind == "event":
-                    raw = redact_raw(etree.tostring(el, encoding="unicode", with_tail=False).strip())
-                    yield Record(file, el.sourceline or 0, raw[:4 * MAX_VALUE_CHARS], None,
+                    yield Record(file, el.sourceline or 0, _raw(el), None,
                                  "event: ligger utanför en <trace> (inget ärende)")
                 el.clear(keep_tail=False)
                 if parent is not None:

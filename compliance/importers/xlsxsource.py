@@ -21,7 +21,7 @@ import struct
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..privacy import quote
 from ..records import Record
@@ -187,7 +187,8 @@ def _why(exc: BaseException) -> str:
 
 def iter_xlsx_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
                       units: UnitResolver | None = None, stats: dict | None = None,
-                      name: str | None = None) -> Iterator[Record]:
+                      name: str | None = None,
+                      check: Callable[[Record], str | None] | None = None) -> Iterator[Record]:
     import openpyxl  # imported here: only needed for workbooks
 
     file = name if name is not None else str(path)
@@ -214,13 +215,14 @@ def iter_xlsx_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
         if n_rows > MAX_ROWS:
             raise SourceError(f"{sheet}: har {n_rows} rader (högst {MAX_ROWS}, Excels gräns); "
                               "filen läses inte")
-        yield from _sheet_records(ws, file, sheet, mapping, key, units, stats)
+        yield from _sheet_records(ws, file, sheet, mapping, key, units, stats, check)
     finally:
         wb.close()
 
 
 def _sheet_records(ws: Any, file: str, sheet: str, mapping: Mapping, key: bytes | None,
-                   units: UnitResolver | None, stats: dict | None) -> Iterator[Record]:
+                   units: UnitResolver | None, stats: dict | None,
+                   check: Callable[[Record], str | None] | None) -> Iterator[Record]:
     rows = ws.iter_rows(values_only=True)
     row = 1
 
@@ -236,7 +238,7 @@ def _sheet_records(ws: Any, file: str, sheet: str, mapping: Mapping, key: bytes 
     header = [cell_text(c) for c in header]
     while header and not header[-1].strip():
         header.pop()
-    conv = RowConverter(mapping, header, file, key=key, units=units, stats=stats, raw_sep=";")
+    conv = RowConverter(mapping, header, file, key=key, units=units, stats=stats, raw_sep=";", check=check)
     convert = conv.convert
     pending_empty = 0  # trailing empty rows that Excel keeps in the sheet's dimension
     while True:
