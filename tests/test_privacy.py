@@ -151,3 +151,53 @@ def test_redact_gives_the_same_the_second_time_and_leaves_no_number(text):
     once = redact(text)
     assert redact(text) == once                    # the second time from the cache
     assert not contains_personal_number(once)
+
+
+COLUMNS = ["Ärende", "Personnummer", "Händelse", "Datum", "Tid", "Enhet", "Möte", "Mötestyp",
+           "Planerat datum", "Mottagare", "Kanal", "Deltagare", "Kommentar", "Ordförande", "Övrigt"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(spelled_numbers(), st.sets(st.sampled_from(COLUMNS + ["header"]), min_size=1, max_size=4),
+       st.sampled_from(["csv", "xes"]))
+def test_no_output_of_an_import_holds_a_number_put_into_any_field(number, where, fmt):
+    """A number in any spelling, in any column (or a header) of a CSV, or any attribute of a
+    XES: the import's log, its rejects and what it prints never hold it."""
+    import tempfile
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from compliance.importers.cli import import_cmd
+    text, _ = number
+    row = {"Ärende": "K1", "Händelse": "Möte genomfört", "Datum": "2025-03-03", "Tid": "09:30",
+           "Enhet": "soc", "Möte": "M1", "Mötestyp": "SIP", "Deltagare": "soc, bup", "Kommentar": "ok",
+           "Ordförande": "A", "Övrigt": "x"}
+    header = list(COLUMNS)
+    for column in where:
+        if column == "header":
+            header[-1] = f"Övrigt {text}"
+        else:
+            row[column] = f"{row.get(column, '')} {text}".strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if fmt == "csv":
+            src = tmp / "export.csv"
+            lines = [";".join(header)] + [";".join(row.get(c, "") for c in COLUMNS)]
+            src.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+        else:
+            src = tmp / "export.xes"
+            from xml.sax.saxutils import quoteattr
+            attrs = "".join(f"<string key={quoteattr(k)} value={quoteattr(v)}/>" for k, v in (
+                ("concept:name", "meeting.held"), ("org:resource", row["Enhet"]), ("meeting", row["Möte"]),
+                ("comment", row["Kommentar"]), ("chair", row["Ordförande"]), (header[-1], row["Övrigt"])))
+            src.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<log xmlns="http://www.xes-standard.org/">'
+                           f'<trace><string key="concept:name" value={quoteattr(row["Ärende"])}/><event>{attrs}'
+                           '<date key="time:timestamp" value="2025-03-03T09:30:00+01:00"/>'
+                           '<list key="attendees"><values><string key="x" value="soc"/></values></list>'
+                           "</event></trace></log>", encoding="utf-8")
+        res = CliRunner().invoke(import_cmd, [str(src), "--out", str(tmp / "log.jsonl")])
+        assert res.exit_code == 0, res.output
+        for out in (tmp / "log.jsonl", tmp / "log.rejects.jsonl"):
+            assert not contains_personal_number(out.read_text(encoding="utf-8")), out
+        assert not contains_personal_number(res.output)

@@ -113,7 +113,7 @@ def _redacted(value: Any) -> Any:
     if isinstance(value, list):
         return [_redacted(v) for v in value]
     if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
+        return {redact(k): _redacted(v) for k, v in value.items()}
     return value
 
 
