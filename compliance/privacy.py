@@ -45,9 +45,18 @@ _DIGITS2 = rf"\d{_Z}\d"
 PERSONAL_NUMBER_RE = re.compile(
     rf"(?<!\d)(?:(?P<c>{_DIGITS2}){_Z})?(?P<y>{_DIGITS2}){_S}(?P<m>{_DIGITS2}){_S}"
     rf"(?P<d>{_DIGITS2})(?P<sep>{_S})(?P<n>\d{_Z}\d{_Z}\d{_Z}\d)(?!{_Z}\d)")
-# Every such shape has two digits in a row (perhaps with invisible characters between):
-# text without them (most text) is passed over with one cheap search.
 _TWO_DIGITS_RE = re.compile(_DIGITS2)
+_ASCII_DIGITS = b"0123456789"
+_OTHER_DIGIT_RE = re.compile(r"(?![0-9])\d")     # a digit of another script (fullwidth, ...)
+
+
+def _may_hold_number(text: str) -> bool:
+    """Whether text has the ten digits a personal number needs: counted in C, so that the
+    search proper runs only on the few texts that have them (ids, dates and names do not)."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) - len(data.translate(None, _ASCII_DIGITS)) >= 10:
+        return True
+    return not text.isascii() and _OTHER_DIGIT_RE.search(text) is not None
 _DIGIT_BEFORE_RE = re.compile(rf"\d[{_INVISIBLE}]+\Z")
 _NOT_DIGIT_RE = re.compile(r"\D")
 _ANY_DIGIT_RE = re.compile(r"\d")
@@ -104,7 +113,7 @@ def is_valid(century: str | None, ten: str) -> bool:
 def personal_numbers(text: str) -> Iterator[re.Match]:
     """The personal numbers in `text`, in any spelling, as regex matches (left to right,
     not overlapping)."""
-    if not text or _TWO_DIGITS_RE.search(text) is None:
+    if not text or not _may_hold_number(text):
         return
     pos = 0
     search = PERSONAL_NUMBER_RE.search
