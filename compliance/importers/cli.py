@@ -19,6 +19,7 @@ import click
 import orjson
 
 from ..duplicates import CONFLICT, KEEP, Merger, number_sv
+from ..events import content_key
 from ..plausibility import BirthDates
 from ..privacy import redact_raw
 from ..records import Record
@@ -148,12 +149,12 @@ class ImportWriter:
         self.events_out.truncate(self._marks[0])
         self.rejects_out.truncate(self._marks[1])
 
-    def event(self, key: int | None, eid: str, case: str, line: int, payload: bytes,
+    def event(self, key: int, eid: str, case: str, line: int, payload: bytes,
               facts: tuple | None, file: str) -> None:
-        """An accepted event: written unless it was read before. `facts` = (type, at,
-        birth date) for the plausibility check, or None."""
+        """An accepted event (its content key, id and case): written unless it was read
+        before. `facts` = (type, at, birth date) for the plausibility check, or None."""
         self.counts["rows"] += 1
-        verdict, reason = self.merger.add(key if key is not None else 0, eid, case, self.file_no, line)
+        verdict, reason = self.merger.add(key, eid, case, self.file_no, line)
         if verdict == CONFLICT:      # the event as read is its raw line (it passed the model)
             self.reject(file, line, reason or "", payload.decode("utf-8"), count_row=False)
             return
@@ -191,6 +192,11 @@ def event_facts(data: dict[str, Any]) -> tuple | None:
     return data.get("type"), data.get("at"), born
 
 
+def event_key(rec: Record) -> int:
+    """An accepted record's content key (the readers compute it as they make the id)."""
+    return rec.key if rec.key is not None else content_key(rec.data)
+
+
 def write_records(records: Iterable[Record], writer: ImportWriter) -> None:
     """Each record (judged by the event model already) as an event, a duplicate or a
     reject line."""
@@ -198,7 +204,8 @@ def write_records(records: Iterable[Record], writer: ImportWriter) -> None:
     for rec in records:
         if rec.error is None:
             data = rec.data
-            writer.event(rec.key, data["id"], data["case"], rec.line, dumps(data), event_facts(data), rec.file)
+            writer.event(event_key(rec), data["id"], data["case"], rec.line, dumps(data), event_facts(data),
+                         rec.file)
         else:
             writer.reject(rec.file, rec.line, rec.error, rec.raw)
 

@@ -50,7 +50,7 @@ def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple],
     line, row) or (REJECT, None, (reason, raw), row); the personal numbers seen; and the
     unknown units seen (the worker's resolver counts them in its own copy)."""
     assert _STATE is not None
-    from .cli import event_facts
+    from .cli import event_facts, event_key
     conv = _STATE[0]
     units = _STATE[5]
     if units is not None:
@@ -65,7 +65,7 @@ def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple],
         rec = conv.convert(cells, row)        # judged by the event model too
         if rec.error is None:
             data = rec.data
-            out.append((EVENT, (rec.key, data["id"], data["case"], event_facts(data)), dumps(data), row))
+            out.append((EVENT, (event_key(rec), data["id"], data["case"], event_facts(data)), dumps(data), row))
         else:
             out.append((REJECT, None, (rec.error, rec.raw), row))
     unknown = dict(units.unknown) if units is not None else {}
