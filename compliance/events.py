@@ -288,9 +288,14 @@ def explain(error: ValidationError) -> str:
 # The fields that identify something (event-log.md): a personal number there would be
 # copied into every output, file name and draft. Such a line is rejected.
 ID_FIELDS = ("id", "case", "unit", "meeting", "to", "attendees", "scope", "from")
-_ID_ATTRS = {m.model_fields["type"].annotation.__args__[0]:
-             tuple((name, field.alias or name) for name, field in m.model_fields.items()
-                   if (field.alias or name) in ID_FIELDS)
+
+
+def _type_of(model: type[_Base]) -> str:
+    return model.model_fields["type"].annotation.__args__[0]
+
+
+_ID_ATTRS = {_type_of(m): tuple((name, field.alias or name) for name, field in m.model_fields.items()
+                                if (field.alias or name) in ID_FIELDS)
              for m in EVENT_MODELS}
 
 
@@ -299,28 +304,27 @@ def _holds_number(value: Any) -> bool:
     return type(value) is str and len(value) >= 10 and contains_personal_number(value)
 
 
+def _number_in(name: str, value: Any) -> str | None:
+    """`name` (or `name[i]` for an item of a list) when the value holds a personal number."""
+    if isinstance(value, list):
+        return next((f"{name}[{i}]" for i, item in enumerate(value) if _holds_number(item)), None)
+    return name if _holds_number(value) else None
+
+
 def personal_number_field(event: Any) -> str | None:
     """The first id field of a validated event that holds a personal number (`case`,
-    `attendees[1]`, ...), or None."""
+    `attendees[1]`, ...), or None. Extra fields with an id field's name count too."""
     data = event.__dict__
     for attr, name in _ID_ATTRS[data["type"]]:
-        value = data[attr]
-        if type(value) is list:
-            for i, item in enumerate(value):
-                if _holds_number(item):
-                    return f"{name}[{i}]"
-        elif _holds_number(value):
-            return name
+        found = _number_in(name, data[attr])
+        if found is not None:
+            return found
     extra = event.__pydantic_extra__
     if extra:
         for name in ID_FIELDS:
-            value = extra.get(name)
-            if isinstance(value, list):
-                for i, item in enumerate(value):
-                    if _holds_number(item):
-                        return f"{name}[{i}]"
-            elif _holds_number(value):
-                return name
+            found = _number_in(name, extra.get(name))
+            if found is not None:
+                return found
     return None
 
 
@@ -388,9 +392,8 @@ NOT_IDENTITY = frozenset({"id", "case", "type", "at", "unit", "text", "child", "
 # Lists whose order says nothing: attendees [a, b] and [b, a] are the same meeting.
 SET_FIELDS = frozenset({"attendees", "scope", "to"})
 _IDENTITY_ATTRS: dict[str, tuple[tuple[str, str], ...]] = {
-    m.model_fields["type"].annotation.__args__[0]:
-        tuple(sorted(((name, field.alias or name) for name, field in m.model_fields.items()
-                      if (field.alias or name) not in NOT_IDENTITY), key=lambda a: a[1]))
+    _type_of(m): tuple(sorted(((name, field.alias or name) for name, field in m.model_fields.items()
+                               if (field.alias or name) not in NOT_IDENTITY), key=lambda a: a[1]))
     for m in EVENT_MODELS
 }
 

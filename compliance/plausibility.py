@@ -47,12 +47,17 @@ class BirthDates:
         self._born: dict[str, tuple[int, int]] = {}    # case -> (birth date, date of its event)
 
     def see(self, case: str, typ: str, day: dt.date, birth_date: Any) -> None:
-        """One event: its case, type, local date and the child's birth date (or None)."""
-        if typ == "case.opened":
+        """One event: its case, type, local date and the child's birth date (or None).
+
+        Only cases with a birth date are remembered (a million-row import has a hundred
+        thousand cases): a case opened before any of its events gave a birth date is
+        judged at the date of that event instead (the Personnummer column is normally on
+        the opening row)."""
+        born = _date(birth_date)
+        if typ == "case.opened" and (born is not None or case in self._born):
             known = self._opened.get(case)
             if known is None or day.toordinal() < known:
                 self._opened[case] = day.toordinal()
-        born = _date(birth_date)
         if born is not None:
             known_born = self._born.get(case)
             if known_born is None or day.toordinal() < known_born[1]:
