@@ -115,9 +115,8 @@ def test_the_minimal_workbook_of_these_tests_imports(tmp_path):
      "en cell är större än 1 MiB"),
     ("many-parts.xlsx", lambda: xlsx_with(extra={f"x/{i}.bin": b"" for i in range(10_001)},
                                           compress=zipfile.ZIP_STORED), "delar"),
-    ("millions-of-rows.xlsx", lambda: xlsx_with(sheet([["Ärende", "Händelse", "Datum"]],
-                                                      b"<row><c><v>1</v></c></row>" * 1_100_000)),
-     "zip-bomb"),
+    ("millions-of-rows.xlsx", lambda: xlsx_with(sheet([["Ärende", "Händelse", "Datum"]], b"<row/>" * 2_000_000)),
+     "har fler än 1048576 rader"),
 ])
 def test_hostile_workbooks_are_one_line_each(tmp_path, name, make, expected):
     bad = tmp_path / name

@@ -38,7 +38,7 @@ MAX_PART_BYTES = 16 << 20            # any other XML part (workbook, styles, rel
 MAX_TOKEN_BYTES = 1 << 20            # one cell (or tag) of the XML: Excel's cells hold 32 767 characters
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _CHUNK = 1 << 20                     # at most MAX_TOKEN_BYTES: see _scan
-_ROW_TAGS = (b"<row ", b"<row>", b":row ", b":row>")
+_ROW_TAGS = (b"<row ", b"<row>", b"<row/", b":row ", b":row>", b":row/")
 
 
 def cell_text(v: Any) -> str:
@@ -92,17 +92,21 @@ def _is_xml_part(name: str) -> bool:
     return name.lower().endswith((".xml", ".rels"))
 
 
-def _scan(zf: zipfile.ZipFile, member: str, where: str, count_rows: bool = False) -> int:
-    """Read one XML part through: its longest stretch without '<' (one cell's text, or one
-    tag) must fit MAX_TOKEN_BYTES. Returns the number of rows (sheet parts)."""
+def _scan(zf: zipfile.ZipFile, member: str, where: str, count_rows: bool = False,
+          upto: int | None = None) -> int:
+    """Read one XML part through (or its first `upto` bytes): its longest stretch without
+    '<' (one cell's text, or one tag) must fit MAX_TOKEN_BYTES. Returns the number of
+    rows (sheet parts)."""
     rows = 0
     run = 0
     tail = b""
+    read = 0
     with zf.open(member) as src:
-        while True:
+        while upto is None or read < upto:
             chunk = src.read(_CHUNK)
             if not chunk:
                 break
+            read += len(chunk)
             # A stretch longer than a chunk must cross a chunk's edge: find and rfind suffice.
             first = chunk.find(b"<")
             if first < 0:
@@ -122,6 +126,17 @@ def _scan(zf: zipfile.ZipFile, member: str, where: str, count_rows: bool = False
         raise SourceError(f"{where}: en cell är större än {_mib(MAX_TOKEN_BYTES)} "
                           "(Excel rymmer 32 767 tecken i en cell); filen läses inte")
     return rows
+
+
+def _too_many_rows(zf: zipfile.ZipFile, info: zipfile.ZipInfo, file: str) -> None:
+    """A sheet that expands very much is often millions of empty or repeated rows: count
+    them in its first 64 MiB and say so when they are beyond Excel's limit."""
+    if "worksheets/" not in info.filename.lower():
+        return
+    rows = _scan(zf, info.filename, f"{file}: delen {quote(info.filename)}", count_rows=True, upto=64 << 20)
+    if rows > MAX_ROWS:
+        raise SourceError(f"{file}: delen {quote(info.filename)} har fler än {MAX_ROWS} rader "
+                          "(Excels gräns); filen läses inte")
 
 
 def check_workbook(path: Path, file: str) -> None:
@@ -156,6 +171,7 @@ def check_workbook(path: Path, file: str) -> None:
                     raise SourceError(f"{file}: delen {quote(name)} är krypterad; spara arbetsboken utan lösenord")
                 total += info.file_size
                 if info.file_size > RATIO_FROM_BYTES and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+                    _too_many_rows(zf, info, file)     # the likelier reason, said as such
                     raise SourceError(
                         f"{file}: delen {quote(name)} packas upp {info.file_size // max(info.compress_size, 1)} "
                         f"gånger större (högst {MAX_RATIO}); en zip-bomb? Filen läses inte")
