@@ -299,9 +299,19 @@ _ID_ATTRS = {_type_of(m): tuple((name, field.alias or name) for name, field in m
              for m in EVENT_MODELS}
 
 
+_HOLDS: dict[str, bool] = {}      # the answers for values seen (units recur on every line)
+
+
 def _holds_number(value: Any) -> bool:
     # A personal number has at least ten digits: shorter text (most ids) is passed over.
-    return type(value) is str and len(value) >= 10 and contains_personal_number(value)
+    if type(value) is not str or len(value) < 10:
+        return False
+    known = _HOLDS.get(value)
+    if known is None:
+        if len(_HOLDS) >= 50_000:
+            _HOLDS.clear()
+        known = _HOLDS[value] = contains_personal_number(value)
+    return known
 
 
 def _number_in(name: str, value: Any) -> str | None:
@@ -431,14 +441,16 @@ def content_key(event: Any) -> int:
         day, secs = parse_at(at)
         parts = [event.get("case"), typ, day.toordinal(), secs, event.get("unit") or None]
         for _, name in _IDENTITY_ATTRS.get(typ, ()):
-            parts.append(_identity_value(name, event.get(name)))
+            value = event.get(name)      # mostly text: kept as it is, without a call
+            parts.append((value or None) if type(value) is str else _identity_value(name, value))
     else:
         data = event.__dict__
         typ = data["type"]
         day, secs = parse_at(data["at"])
         parts = [data["case"], typ, day.toordinal(), secs, data["unit"] or None]
         for attr, name in _IDENTITY_ATTRS[typ]:
-            parts.append(_identity_value(name, data[attr]))
+            value = data[attr]
+            parts.append((value or None) if type(value) is str else _identity_value(name, value))
     digest = hashlib.blake2b(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS),
                              digest_size=8).digest()
     return int.from_bytes(digest, "big")
