@@ -19,7 +19,7 @@ import click
 import orjson
 
 from ..duplicates import CONFLICT, KEEP, Merger, number_sv
-from ..events import content_key
+from ..events import content_key, parse_at
 from ..plausibility import BirthDates
 from ..privacy import redact_raw
 from ..records import Record
@@ -152,7 +152,7 @@ class ImportWriter:
     def event(self, key: int, eid: str, case: str, line: int, payload: bytes,
               facts: tuple | None, file: str) -> None:
         """An accepted event (its content key, id and case): written unless it was read
-        before. `facts` = (type, at, birth date) for the plausibility check, or None."""
+        before. `facts` = (type, local date, birth date) for the plausibility check, or None."""
         self.counts["rows"] += 1
         verdict, reason = self.merger.add(key, eid, case, self.file_no, line)
         if verdict == CONFLICT:      # the event as read is its raw line (it passed the model)
@@ -164,12 +164,7 @@ class ImportWriter:
         self.events_out.write(b"\n")
         self.counts["events"] += 1
         if facts is not None:
-            typ, at, born = facts
-            from ..events import parse_at
-            try:
-                self.births.see(case, typ, parse_at(at)[0], born)
-            except ValueError:
-                pass
+            self.births.see(case, *facts)
 
     def reject(self, file: str, line: int, reason: str, raw: str | None, count_row: bool = True) -> None:
         if count_row:
@@ -184,12 +179,14 @@ class ImportWriter:
 
 
 def event_facts(data: dict[str, Any]) -> tuple | None:
-    """(type, at, birth date) of an event that matters to the plausibility check."""
+    """(type, local date, birth date) of an accepted event that matters to the
+    plausibility check, or None. Made where the event was judged (its `at` parsed there
+    already), so that the process that writes does not parse dates."""
     child = data.get("child")
     born = child.get("birth_date") if isinstance(child, dict) else None
     if born is None and data.get("type") != "case.opened":
         return None
-    return data.get("type"), data.get("at"), born
+    return data.get("type"), parse_at(data["at"])[0], born
 
 
 def event_key(rec: Record) -> int:
