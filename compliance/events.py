@@ -299,19 +299,8 @@ _ID_ATTRS = {_type_of(m): tuple((name, field.alias or name) for name, field in m
              for m in EVENT_MODELS}
 
 
-_HOLDS: dict[str, bool] = {}      # the answers for values seen (units recur on every line)
-
-
 def _holds_number(value: Any) -> bool:
-    # A personal number has at least ten digits: shorter text (most ids) is passed over.
-    if type(value) is not str or len(value) < 10:
-        return False
-    known = _HOLDS.get(value)
-    if known is None:
-        if len(_HOLDS) >= 50_000:
-            _HOLDS.clear()
-        known = _HOLDS[value] = contains_personal_number(value)
-    return known
+    return type(value) is str and contains_personal_number(value)
 
 
 def _number_in(name: str, value: Any) -> str | None:

@@ -135,10 +135,12 @@ def personal_numbers(text: str) -> Iterator[re.Match]:
 
 
 def contains_personal_number(text: Any) -> bool:
-    """Whether text (an id, a comment, a review reason) holds a personal number."""
+    """Whether text (an id, a comment, a review reason) holds a personal number. Answered
+    from `redact`'s memory: the same ids and unit names are asked about line after line."""
     if not text:
         return False
-    return next(personal_numbers(str(text)), None) is not None
+    text = str(text)
+    return len(text) >= 10 and redact(text) != text
 
 
 def _redact_text(text: str) -> str:
