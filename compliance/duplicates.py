@@ -19,6 +19,7 @@ reading alike.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from .events import content_id
 from .privacy import quote
@@ -83,22 +84,34 @@ class Merger:
         """Judge one accepted event (in input order): (KEEP, None) for a new event,
         (DUPLICATE, None) for one read before, (CONFLICT, reason) for an id read before
         with other content (the reason names the other line; the line is a reject)."""
+        digest = content_id(case, key)
+        if eid == digest:                            # a digest id: its copies share it
+            return self.add_digest(key, file_no, lambda: digest)
+        return self._add_own(key, eid, file_no, line, digest)
+
+    def add_digest(self, key: int, file_no: int, digest: Callable[[], str]) -> tuple[str, None]:
+        """`add` for an event whose id is its content digest (`events.content_id`), as the
+        importers make it; `digest()` gives that id, asked for only in the rare case that
+        the same event was kept with an id of its own (which of the two is smaller)."""
         counts = self.counts[file_no]
-        if eid == content_id(case, key):             # a digest id: its copies share it
-            if key in self._digests_now:
-                counts.same_file += 1
-                return DUPLICATE, None
-            if key in self._digests_before:
-                counts.other_files += 1
-                return DUPLICATE, None
-            kept = self._by_key.get(key)
-            if kept is None:
-                self._digests_now.add(key)
-                return KEEP, None
-            self._count(counts, kept, file_no)
-            if eid < kept:
-                self._rename(key, kept, eid)
+        if key in self._digests_now:
+            counts.same_file += 1
             return DUPLICATE, None
+        if key in self._digests_before:
+            counts.other_files += 1
+            return DUPLICATE, None
+        kept = self._by_key.get(key)
+        if kept is None:
+            self._digests_now.add(key)
+            return KEEP, None
+        self._count(counts, kept, file_no)
+        own = digest()
+        if own < kept:
+            self._rename(key, kept, own)
+        return DUPLICATE, None
+
+    def _add_own(self, key: int, eid: str, file_no: int, line: int, digest: str) -> tuple[str, str | None]:
+        counts = self.counts[file_no]
         where = key << _POS_BITS | file_no << _LINE_BITS | line
         seen = self._seen.get(eid)
         if seen is not None:
@@ -113,7 +126,6 @@ class Merger:
         self._new_ids.append(eid)
         kept = self._by_key.get(key)
         if kept is None:
-            digest = content_id(case, key)
             if key in self._digests_now or key in self._digests_before:   # read before with a digest id
                 if key in self._digests_now:
                     counts.same_file += 1

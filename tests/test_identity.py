@@ -125,6 +125,24 @@ def test_merger_keeps_one_and_counts_the_rest():
     assert m.manifest_counts(b) == {"duplicates": 1, "duplicates_other_files": 1, "duplicates_same_file": 0}
 
 
+def test_a_digest_id_told_by_its_key_alone():
+    """The parallel import sends only the key of a row whose id is its digest: the digest
+    id is made only when it must be compared with an id of the event's own."""
+    m = Merger()
+    f = m.file("a.xes")
+    asked = []
+
+    def digest():
+        asked.append(1)
+        return content_id("K1", 7)
+    assert m.add(7, "ZZ-1", "K1", f, 1) == (KEEP, None)
+    g = m.file("b.csv")
+    assert m.add_digest(8, g, digest) == (KEEP, None) and m.add_digest(8, g, digest) == (DUPLICATE, None)
+    assert asked == []
+    assert m.add_digest(7, g, digest) == (DUPLICATE, None) and asked == [1]
+    assert m.renames() == {"ZZ-1": content_id("K1", 7)}          # "K1-…" sorts before "ZZ-1"
+
+
 def test_a_file_that_failed_is_forgotten():
     m = Merger()
     m.add(1, "x", "K", m.file("a"), 1)

@@ -149,12 +149,16 @@ class ImportWriter:
         self.events_out.truncate(self._marks[0])
         self.rejects_out.truncate(self._marks[1])
 
-    def event(self, key: int, eid: str, case: str, line: int, payload: bytes,
+    def event(self, key: int, eid: str | None, case: str | None, line: int, payload: bytes,
               facts: tuple | None, file: str) -> None:
-        """An accepted event (its content key, id and case): written unless it was read
-        before. `facts` = (type, local date, birth date) for the plausibility check, or None."""
+        """An accepted event (its content key, id and case; id and case None when the id is
+        the content digest): written unless it was read before. `facts` = (type, local
+        date, birth date) for the plausibility check, or None."""
         self.counts["rows"] += 1
-        verdict, reason = self.merger.add(key, eid, case, self.file_no, line)
+        if eid is None:            # its id is its content digest (the readers made it)
+            verdict, reason = self.merger.add_digest(key, self.file_no, lambda: orjson.loads(payload)["id"])
+        else:
+            verdict, reason = self.merger.add(key, eid, case, self.file_no, line)
         if verdict == CONFLICT:      # the event as read is its raw line (it passed the model)
             self.reject(file, line, reason or "", payload.decode("utf-8"), count_row=False)
             return

@@ -28,6 +28,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from ..events import content_id
 from ..records import Record
 from ..units import UnitResolver
 from .csvsource import CsvTable, csv_problem, numbered_rows
@@ -47,12 +48,15 @@ _STATE: tuple | None = None
 
 def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple], int, dict]:
     """In a worker: each row as (EVENT, (content key, id, case, plausibility facts), JSON
-    line, row) or (REJECT, None, (reason, raw), row); the personal numbers seen; and the
-    unknown units seen (the worker's resolver counts them in its own copy)."""
+    line, row), the id (and the case, unless the plausibility check needs it) None for a
+    digest id (less to send), or (REJECT, None,
+    (reason, raw), row); the personal numbers seen; and the unknown units seen (the
+    worker's resolver counts them in its own copy)."""
     assert _STATE is not None
     from .cli import event_facts, event_key
     conv = _STATE[0]
     units = _STATE[5]
+    own_ids = conv.i_id is not None        # else every id is the content digest
     if units is not None:
         units.unknown.clear()
     seen_before = conv.stats["personnummer"]
@@ -65,7 +69,13 @@ def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple],
         rec = conv.convert(cells, row)        # judged by the event model too
         if rec.error is None:
             data = rec.data
-            out.append((EVENT, (event_key(rec), data["id"], data["case"], event_facts(data)), dumps(data), row))
+            key = event_key(rec)
+            facts = event_facts(data)
+            if own_ids and data["id"] != content_id(data["case"], key):
+                ident = (key, data["id"], data["case"], facts)
+            else:          # a digest id: the key alone says which event it is
+                ident = (key, None, data["case"] if facts is not None else None, facts)
+            out.append((EVENT, ident, dumps(data), row))
         else:
             out.append((REJECT, None, (rec.error, rec.raw), row))
     unknown = dict(units.unknown) if units is not None else {}
