@@ -17,3 +17,4 @@ class Record:
     raw: str             # the raw line or row, for the reject file
     data: dict[str, Any] | None = None   # canonical event shape, not yet validated
     error: str | None = None             # set when the line could not even be read
+    key: int | None = None               # an importer's row: its content key (events.content_key)

@@ -222,18 +222,25 @@ def test_rules_commands():
 
 
 def test_drafts_never_show_a_personal_number_shaped_id(tmp_path):
-    # An export put a personal-number-shaped string where pseudonyms belong.
+    # An export put a personal number where pseudonyms belong: such lines are rejects
+    # (event-log.md), naming the field but not the number; a number-shaped id that is no
+    # personal number (wrong check digit) is an ordinary id.
+    from compliance.privacy import luhn_check_digit
+    case = "20000101123" + luhn_check_digit("000101123")
+    meeting = "20000101567" + luhn_check_digit("000101567")
+    not_a_number = "20000101123" + str((int(case[-1]) + 1) % 10)       # a wrong check digit
     log = tmp_path / "log.jsonl"
     log.write_text("\n".join([
-        ev("h1", "meeting.scheduled", "2025-03-01", case="200001011234", meeting="200001015678",
-           kind="sip", date="2025-03-31"),
-        ev("h2", "meeting.held", "2025-03-31", case="200001011234", meeting="200001015678",
-           attendees=["soc"]),
+        ev("h1", "meeting.scheduled", "2025-03-01", case=case, meeting="M1", kind="sip", date="2025-03-31"),
+        ev("h2", "meeting.held", "2025-03-31", case="K1", meeting=meeting, attendees=["soc"]),
+        ev("h3", "meeting.scheduled", "2025-03-01", case=not_a_number, meeting="M1", kind="sip",
+           date="2025-03-31"),
     ]) + "\n", encoding="utf-8")
     out = tmp_path / "out"
     assert run("scan", str(log), "--as-of", "2025-12-31", "--out", str(out)).returncode == 0
-    drafts = list((out / "deviations").iterdir())
-    assert len(drafts) == 1
-    assert "20000101" not in drafts[0].name
-    text = drafts[0].read_text(encoding="utf-8")
-    assert "[personnummer borttaget]" in text and "1234" not in text and "5678" not in text
+    rejects = [json.loads(x) for x in (out / "rejects.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [(r["line"], r["reason"].split(":")[0]) for r in rejects] == [(1, "fält 'case'"), (2, "fält 'meeting'")]
+    for r in rejects:
+        assert case not in r["reason"] and meeting not in r["reason"]
+    cases = (out / "cases.jsonl").read_text(encoding="utf-8")
+    assert not_a_number in cases and case not in cases and meeting not in cases

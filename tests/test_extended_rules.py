@@ -142,7 +142,10 @@ def test_consent_before_invitation_does_not_concern_the_guardian(scan):
     ("Kallelse till samordnad individuell plan A.B. 150510", False),
     ("Kallelse till samordnad individuell plan, AB, 150510. Datum: 2025-03-03 kl 13.00", False),
     ("Kallelse till SIP-möte 3 mars 2025 för A.B.", False),
+    ("Kallelse till samordnad individuell plan A.B. 191212121213", False),   # wrong check digit
+    ("Kallelse till samordnad individuell plan A.B. 2025000001", False),     # a case number
     ("Kallelse till samordnad individuell plan A.B. 19121212-1212", True),
+    ("Kallelse till samordnad individuell plan A.B. 121212\u20131212", True),   # an en dash
     ("Kallelse till samordnad individuell plan för Anna", True),               # a name
 ])
 def test_invitation_privacy_flags_a_full_personal_number_or_a_name(scan, text, flagged):

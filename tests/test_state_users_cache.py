@@ -25,7 +25,7 @@ def test_users_with_roles_and_units(store):
     assert [u.name for u in list_users(store)] == ["anna", "rut"]
     for name, role, units, words in [("anna", "revisor", (), "finns redan"), ("bo", "chef", (), "okänd roll"),
                                      ("bo", "enhetschef", (), "minst en enhet"),
-                                     ("19800101-1234", "admin", (), "personnummer"), ("  ", "admin", (), "ange")]:
+                                     ("19121212-1212", "admin", (), "personnummer"), ("  ", "admin", (), "ange")]:
         with pytest.raises(UserError, match=words):
             add_user(store, name, role, units)
     set_units(store, "anna", ["soc"])
@@ -42,7 +42,7 @@ def test_every_sign_in_attempt_is_kept_and_failures_can_be_counted(store):
     t0 = dt.datetime(2025, 3, 4, 8, 0, tzinfo=UTC)
     for minute, name, address, ok in [(0, "anna", "10.0.0.1", False), (1, "anna", "10.0.0.1", False),
                                       (2, "anna", "10.0.0.2", True), (3, "okänd", "10.0.0.1", False),
-                                      (4, "19800101-1234", "10.0.0.9", False)]:
+                                      (4, "19121212-1212", "10.0.0.9", False)]:
         record_sign_in(store, name, address, ok, at=t0 + dt.timedelta(minutes=minute))
     assert failed_sign_ins(store, t0, user_name="anna") == 2
     assert failed_sign_ins(store, t0, address="10.0.0.1") == 3

@@ -157,18 +157,24 @@ def test_export_leaves_out_invalid_lines_and_says_so(tmp_path):
     assert len(list(iter_source_records(out, None))) == 3
 
 
-def test_personal_numbers_in_lists_and_containers_are_blanked(tmp_path):
-    """Nested XES values (a list of attendees, a container) are redacted like plain ones."""
+def test_personal_numbers_in_lists_and_containers_are_blanked_or_rejected(tmp_path):
+    """Nested XES values (a list of attendees, a container) are checked like plain ones:
+    free text is blanked, an id (an attendee) holding a personal number rejects the event."""
     p = tmp_path / "nested.xes"
     p.write_text(XES_HEAD + """<trace><string key="concept:name" value="K1"/>
 <event><string key="concept:name" value="meeting.held"/><date key="time:timestamp" value="2025-03-03T09:00:00.000+01:00"/>
 <string key="meeting" value="M1"/>
-<list key="attendees"><values><string key="x" value="191212121212"/><string key="x" value="soc"/></values></list>
+<list key="attendees"><values><string key="x" value="soc"/></values></list>
 <container key="child"><string key="initials" value="19121212-1212"/></container></event>
+<event><string key="concept:name" value="meeting.held"/><date key="time:timestamp" value="2025-03-04T09:00:00.000+01:00"/>
+<string key="meeting" value="M2"/>
+<list key="attendees"><values><string key="x" value="191212121212"/><string key="x" value="soc"/></values></list>
+</event>
 </trace>
 </log>
 """, "utf-8")
-    [rec] = list(iter_source_records(p, None))
-    assert rec.data["attendees"] == ["[personnummer borttaget]", "soc"]
-    assert rec.data["child"] == {"initials": "[personnummer borttaget]"}
-    assert "19121212" not in json.dumps(rec.data)
+    first, second = iter_source_records(p, None)
+    assert first.data["attendees"] == ["soc"]
+    assert first.data["child"] == {"initials": "[personnummer borttaget]"}
+    assert second.error == "event: attribut 'attendees' innehåller ett personnummer"
+    assert "19121212" not in json.dumps([first.data, first.raw, second.raw])

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import codecs
 import csv
-import sys
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from ..records import Record
-from .ids import IdAssigner
+from ..units import UnitResolver
 from .mapping import EMPTY_ROW, Mapping, RowConverter, SourceError, norm
 
 DELIMITERS = (";", ",", "\t")
 _CHUNK = 1 << 20
+# The csv module's limit on one field. A cell longer than Excel's 32 767 characters is a
+# reject (mapping.MAX_CELL_CHARS); one of over a mebibyte is most likely a quote that never
+# closes, swallowing the rest of the file, and stops the file with the row where it began.
+FIELD_LIMIT = 1 << 20
 
-csv.field_size_limit(min(sys.maxsize, 1 << 27))
+csv.field_size_limit(FIELD_LIMIT)
 
 
 def detect_encoding(path: Path) -> str:
@@ -71,12 +74,20 @@ class CsvTable:
         self.mapping = mapping
         try:
             self.encoding = detect_encoding(path)
+            if self.encoding != "utf-16":
+                with open(path, "rb") as fh:
+                    head = fh.read(1 << 16)
+                if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+                    raise SourceError(f"{self.file}: är en arbetsbok (zip- eller OLE-fil), ingen CSV; "
+                                      "spara den som .xlsx eller exportera CSV")
+                if b"\x00" in head:
+                    raise SourceError(f"{self.file}: är ingen textfil (innehåller NUL-tecken); en CSV-export väntas")
             self._f = open(path, encoding=self.encoding, newline="",
                            errors="replace" if self.encoding == "cp1252" else "strict")
         except OSError as exc:
             raise SourceError(f"{self.file}: kan inte läsas ({exc.strerror or exc})") from None
         try:
-            first = self._f.readline()
+            first = self._f.readline(FIELD_LIMIT)
         except UnicodeError as exc:
             self._f.close()
             raise SourceError(f"{self.file}: kan inte avkodas ({exc})") from None
@@ -95,13 +106,14 @@ class CsvTable:
     def close(self) -> None:
         self._f.close()
 
-    def converter(self, key: bytes | None = None, ids: Any = None,
-                  stats: dict | None = None) -> RowConverter:
+    def converter(self, key: bytes | None = None, units: UnitResolver | None = None,
+                  stats: dict | None = None, check: Callable[[Record], str | None] | None = None
+                  ) -> RowConverter:
         if stats is not None:
             stats["encoding"] = self.encoding
             stats["delimiter"] = self.delimiter
-        return RowConverter(self.mapping, self.header, self.file, key=key, ids=ids, stats=stats,
-                            raw_sep=self.delimiter)
+        return RowConverter(self.mapping, self.header, self.file, key=key, units=units, stats=stats,
+                            raw_sep=self.delimiter, check=check)
 
     def rows(self) -> Iterator[tuple[int, list[str] | None]]:
         """(row number, cells) for each row below the header; cells None for an empty row
@@ -114,8 +126,7 @@ class CsvTable:
                     yield last, cells
         except (csv.Error, UnicodeError) as exc:
             row = max(last, trailing[-1] if trailing else 0) + 1    # the row that failed
-            what = "CSV kan inte läsas" if isinstance(exc, csv.Error) else "kan inte avkodas"
-            raise SourceError(f"{self.file}: rad {row}: {what} ({exc})") from None
+            raise SourceError(f"{self.file}: rad {row}: {csv_problem(exc)}") from None
 
 
 def numbered_rows(records: Iterable[list[str]], first: int,
@@ -136,11 +147,25 @@ def numbered_rows(records: Iterable[list[str]], first: int,
 
 
 
+def csv_problem(exc: Exception) -> str:
+    """Why the csv module stopped, in Swedish."""
+    if isinstance(exc, UnicodeError):
+        return f"kan inte avkodas ({exc})"
+    text = str(exc)
+    if "field larger than field limit" in text:
+        return (f"CSV kan inte läsas: ett fält är längre än {csv.field_size_limit()} tecken "
+                "(ett citattecken som aldrig avslutas?)")
+    if "NUL" in text:
+        return "CSV kan inte läsas: raden innehåller NUL-tecken (är filen en textfil?)"
+    return f"CSV kan inte läsas ({text})"
+
+
 def iter_csv_records(path: Path, mapping: Mapping, key: bytes | None = None, *,
-                     ids: IdAssigner | None = None, stats: dict | None = None,
-                     name: str | None = None) -> Iterator[Record]:
+                     units: UnitResolver | None = None, stats: dict | None = None,
+                     name: str | None = None,
+                     check: Callable[[Record], str | None] | None = None) -> Iterator[Record]:
     table = CsvTable(path, mapping, name)
-    convert = table.converter(key, ids, stats).convert
+    convert = table.converter(key, units, stats, check).convert
     file = table.file
     for row, cells in table.rows():
         yield Record(file, row, "", None, EMPTY_ROW) if cells is None else convert(cells, row)

@@ -22,13 +22,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from ..vocabulary import EVENT_TYPES
+from ..events import content_id, content_key
+from ..privacy import REDACTED, contains_personal_number, quote, redact, redact_raw
 from ..records import Record
+from ..units import UnitResolver
+from ..vocabulary import EVENT_TYPES
 from . import personnummer as pnr_mod
-from .ids import NOT_IDENTITY, IdAssigner
-from .personnummer import looks_like_personnummer
 
 
 class SourceError(Exception):
@@ -47,6 +48,14 @@ SPECIAL_FIELDS = (
 )
 REQUIRED_COLUMNS = ("case", "type", "at")
 EMPTY_ROW = "tom rad"     # the reason of an empty row's reject, in every format
+# Excel's own limit for the text of one cell: a longer cell was not typed by anyone.
+MAX_CELL_CHARS = 32_767
+# Columns that identify something: a personal number in them rejects the row.
+ID_COLUMNS = frozenset({"id", "case", "unit", "meeting", "to", "attendees", "scope", "from",
+                        "follow_up.convener"})
+# Mapped fields that are not part of what an event is (events.content_key): set apart so
+# that the fields of the identity come first.
+_FREE_FIELDS = frozenset({"comment", "text", "child"})
 LIST_FIELDS = frozenset({"attendees", "scope"})
 # Value tables whose unlisted values reject the row (closed vocabularies).
 CLOSED_VALUES = {
@@ -157,6 +166,8 @@ def load_mapping(name_or_path: "str | Path | Mapping | None") -> Mapping:
     text_src = str(name_or_path)
     path = Path(text_src)
     if isinstance(name_or_path, Path) or path.suffix == ".toml" or path.exists() or "/" in text_src:
+        if path.exists() and not path.is_file():
+            raise MappingError(f"mapping {text_src}: är ingen vanlig fil")
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -303,18 +314,18 @@ def _parse_date_text(s: str, formats: list[re.Pattern]) -> tuple[str, str | None
         try:
             d = dt.date(year, int(g["m"]), int(g["d"]))
         except ValueError:
-            raise ValueError(f"ogiltigt datum {s!r}") from None
+            raise ValueError(f"ogiltigt datum {quote(s)}") from None
         t = None
         if g.get("H") is not None:
             t = _time_from(g, s)
         return d.isoformat(), t
-    raise ValueError(f"okänt datumformat {s!r}")
+    raise ValueError(f"okänt datumformat {quote(s)}")
 
 
 def _time_from(g: dict, s: str) -> str:
     h, mi, se = int(g["H"]), int(g["M"]), int(g.get("S") or 0)
     if h > 23 or mi > 59 or se > 59:
-        raise ValueError(f"ogiltig tid {s!r}")
+        raise ValueError(f"ogiltig tid {quote(s)}")
     return f"{h:02d}:{mi:02d}:{se:02d}"
 
 
@@ -323,7 +334,7 @@ def _parse_time_text(s: str, formats: list[re.Pattern]) -> str:
         m = rx.match(s)
         if m is not None:
             return _time_from(m.groupdict(), s)
-    raise ValueError(f"okänt tidsformat {s!r}")
+    raise ValueError(f"okänt tidsformat {quote(s)}")
 
 
 class _Reject(Exception):
@@ -331,15 +342,24 @@ class _Reject(Exception):
 
 
 class RowConverter:
-    """Turns the rows of one table into Records, under one mapping."""
+    """Turns the rows of one table into Records, under one mapping.
+
+    `units`: the unit register's resolver (names and aliases become ids; unknown units are
+    noted, or with --strict-units rejected). Each event's `id` is the one the export gives
+    (an `id` column), else its content digest (events.content_id), and the Record carries
+    its content key for merging duplicates. `check`: the event model's judgement of a
+    converted row (a reason or None); with it every Record is an accepted event or a
+    reject, and only rejects carry their raw row."""
 
     def __init__(self, mapping: Mapping, header: list[Any], file: str, *,
-                 key: bytes | None = None, ids: IdAssigner | None = None,
-                 stats: dict | None = None, raw_sep: str = ";") -> None:
+                 key: bytes | None = None, units: UnitResolver | None = None,
+                 stats: dict | None = None, raw_sep: str = ";",
+                 check: Callable[[Record], str | None] | None = None) -> None:
         self.m = mapping
+        self.check = check
         self.file = file
         self.key = key
-        self.ids = ids if ids is not None else IdAssigner()
+        self.units = units if units is not None and units.active else None
         self.stats = stats if stats is not None else {}
         self.stats.setdefault("personnummer", 0)
         self.raw_sep = raw_sep
@@ -364,15 +384,16 @@ class RowConverter:
         if missing:
             raise SourceError(
                 f"{file}: kolumn {', '.join(repr(m) for m in missing)} saknas i rubrikraden "
-                f"(mapping {mapping.name}; rubriker: {', '.join(repr(h) for h in self.header if h)})")
+                f"(mapping {mapping.name}; rubriker: {', '.join(quote(h, 40) for h in self.header[:40] if h)}"
+                f"{', ...' if len(self.header) > 40 else ''})")
+        # An unmapped column becomes an extra field under its header (never a personal number).
         self.extras = [] if mapping.extra_columns == "drop" else [
-            (i, h) for i, h in enumerate(self.header) if i not in used and h]
-        # sorted, so that the order of keys (and so the ids) does not depend on the order
-        # of [columns] in the mapping file or of the columns in the export; fields that
-        # are not part of an event's identity (text, child.*) apart
+            (i, redact(h)) for i, h in enumerate(self.header) if i not in used and h]
+        # in a fixed order (not that of [columns] in the mapping or of the export's
+        # columns); the fields that are not part of what an event is (child.*, text) last
         generic = sorted((f, i) for f, i in self.index.items() if f not in SPECIAL_FIELDS)
-        self.generic = [(f, i) for f, i in generic if f.split(".")[0] not in NOT_IDENTITY]
-        self.generic_free = [(f, i) for f, i in generic if f.split(".")[0] in NOT_IDENTITY]
+        self.generic = [(f, i) for f, i in generic if f.split(".")[0] not in _FREE_FIELDS]
+        self.generic_free = [(f, i) for f, i in generic if f.split(".")[0] in _FREE_FIELDS]
         self._caches: dict[str, dict] = {}
         self._date_cache: dict[Any, Any] = {}
         self._time_cache: dict[Any, Any] = {}
@@ -389,6 +410,11 @@ class RowConverter:
     # ---- helpers
     def _col(self, fld: str) -> str:
         return self.col_name.get(fld) or self.m.header_of(fld)
+
+    def _column_of(self, i: int) -> str:
+        """The header of column i as a reason may name it."""
+        h = self.header[i] if i < self.ncols else ""
+        return redact(h) if h else f"nr {i + 1}"
 
     @staticmethod
     def _cached(cache: dict, s: str, parse: Any, column: str) -> Any:
@@ -418,7 +444,10 @@ class RowConverter:
                             lambda t: _parse_time_text(t, self.m.time_formats), self._col("at_time"))
 
     def _value(self, fld: str, s: str) -> str:
-        """A name from the export -> canonical value via [values.fld] ("" for blank)."""
+        """A name from the export -> canonical value via [values.fld] ("" for blank).
+
+        Every field read here is an id or a name from a closed list: one holding a
+        personal number rejects the row."""
         cache = self._caches.get(fld)
         if cache is None:
             cache = self._caches[fld] = {}
@@ -428,8 +457,8 @@ class RowConverter:
         v = s.strip()
         if not v:
             r = ""
-        elif pnr_mod.looks_like_personnummer(v):
-            raise _Reject(f"kolumn '{self._col(fld)}': ser ut som ett personnummer")
+        elif contains_personal_number(v):
+            raise _Reject(f"kolumn '{self._col(fld)}': innehåller ett personnummer")
         else:
             table = self.m.values.get(fld)
             if table is not None:
@@ -440,7 +469,7 @@ class RowConverter:
                     r = "other"
                 elif fld in CLOSED_VALUES:
                     what = {"type": "okänd händelse", "kind": "okänd mötestyp", "channel": "okänd kanal"}
-                    raise _Reject(f"kolumn '{self._col(fld)}': {what.get(fld, 'okänt värde')} {v!r}")
+                    raise _Reject(f"kolumn '{self._col(fld)}': {what.get(fld, 'okänt värde')} {quote(v)}")
                 else:
                     r = v
             else:
@@ -453,19 +482,26 @@ class RowConverter:
         return r
 
     def _raw(self, cells: list[str], pnr_i: int | None) -> str:
-        if pnr_i is not None and cells[pnr_i].strip():
-            cells = list(cells)
-            cells[pnr_i] = pnr_mod.REDACTED
+        """The row as `rejects.jsonl` shows it: the Personnummer cell blanked, every
+        personal number removed, an overlong cell cut."""
+        if (pnr_i is not None and cells[pnr_i].strip()) or max(map(len, cells), default=0) > MAX_CELL_CHARS:
+            cells = [c if len(c) <= MAX_CELL_CHARS else f"{c[:200]}… ({len(c)} tecken)" for c in cells]
+            if pnr_i is not None and cells[pnr_i].strip():
+                cells[pnr_i] = REDACTED
         sep = self.raw_sep
         raw = sep.join(cells)
         if raw.count(sep) != len(cells) - 1 or '"' in raw or "\n" in raw or "\r" in raw:
             raw = sep.join(
                 ('"' + c.replace('"', '""') + '"') if (sep in c or '"' in c or "\n" in c or "\r" in c) else c
                 for c in cells)
-        return pnr_mod.redact(raw)
+        return redact_raw(raw)
 
     # ---- the row
     def convert(self, cells: list[str], row: int) -> Record:
+        """One row as a Record. With a `check` (the event model's judgement, see
+        __init__), a row the model rejects is returned as a reject here, and an accepted
+        row carries no raw text (building it is a fifth of the cost of a row, and only
+        rejects show it)."""
         n = self.ncols
         if len(cells) != n:
             if len(cells) < n:
@@ -475,14 +511,26 @@ class RowConverter:
                               f"raden har {len(cells)} fält men rubrikraden {n}")
             else:
                 cells = cells[:n]
-        raw = self._raw(cells, self.i_pnr)
+        longest = max(map(len, cells), default=0)
+        if longest > MAX_CELL_CHARS:
+            i = next(i for i, c in enumerate(cells) if len(c) == longest)
+            return Record(self.file, row, self._raw(cells, self.i_pnr), None,
+                          f"kolumn '{self._column_of(i)}': cellen har {longest} tecken "
+                          f"(högst {MAX_CELL_CHARS})")
         try:
-            data = self._data(cells)
+            data, key = self._data(cells)
         except _Reject as exc:
-            return Record(self.file, row, raw, None, str(exc))
-        return Record(self.file, row, raw, data, None)
+            return Record(self.file, row, self._raw(cells, self.i_pnr), None, str(exc))
+        check = self.check
+        if check is None:
+            return Record(self.file, row, self._raw(cells, self.i_pnr), data, None, key)
+        rec = Record(self.file, row, "", data, None, key)
+        reason = check(rec)
+        if reason is not None:
+            return Record(self.file, row, self._raw(cells, self.i_pnr), None, reason)
+        return rec
 
-    def _data(self, cells: list[str]) -> dict[str, Any]:
+    def _data(self, cells: list[str]) -> tuple[dict[str, Any], int | None]:
         # The hot path of a million-row import: cached conversions, few method calls.
         case = cells[self.i_case]
         if not case or case[0].isspace() or case[-1].isspace():
@@ -491,8 +539,8 @@ class RowConverter:
                 if not "".join(cells).strip():
                     raise _Reject(EMPTY_ROW)
                 raise _Reject(f"kolumn '{self._col('case')}': ärendenummer saknas")
-        if looks_like_personnummer(case):
-            raise _Reject(f"kolumn '{self._col('case')}': ser ut som ett personnummer, inte ett ärendenummer")
+        if len(case) >= 10 and contains_personal_number(case):
+            raise _Reject(f"kolumn '{self._col('case')}': innehåller ett personnummer, inte ett ärendenummer")
         caches = self._caches
         s = cells[self.i_type]
         typ = caches["type"].get(s) or self._value("type", s)
@@ -543,6 +591,11 @@ class RowConverter:
                 data["attendees"] = [value("attendees", p) for p in s.split(self.m.list_separator) if p.strip()]
         if self.generic:
             self._generic(cells, data, self.generic)
+        if self.units is not None:
+            unknown = self.units.resolve_fields(data)
+            if unknown is not None:
+                fld, v = unknown
+                raise _Reject(self.units.reason(f"kolumn '{self._col(fld.split('[')[0])}'", v))
 
         need = NEEDS.get(typ)
         if need:
@@ -551,8 +604,6 @@ class RowConverter:
                     raise _Reject(f"kolumn '{self._col(fld)}': saknas (behövs för {typ})")
         if typ == "meeting.held" and "attendees" not in data:
             data["attendees"] = []
-        # what the event is: everything so far, in an order fixed by this code (ids.py)
-        identity = "\x1f".join(data) + "\x1e" + "\x1e".join(map(str, data.values()))
 
         if self.generic_free:
             self._generic(cells, data, self.generic_free)
@@ -560,23 +611,29 @@ class RowConverter:
         if i is not None:
             s = cells[i]
             if s and not s.isspace():
-                data["comment"] = pnr_mod.redact(s.strip())
+                data["comment"] = redact(s.strip())
         pnr_i = self.i_pnr
         if pnr_i is not None:
             s = cells[pnr_i]
             if s and not s.isspace():
                 self._personnummer(s, day, data)
 
+        try:
+            key = content_key(data)
+        except ValueError:       # an `at` outside the calendar: the event model rejects the row
+            key = None
         i = self.i_id
         given = cells[i].strip() if i is not None else ""
-        data["id"] = given or self.ids.assign(case, identity)
+        if given and len(given) >= 10 and contains_personal_number(given):
+            raise _Reject(f"kolumn '{self._col('id')}': innehåller ett personnummer")
+        data["id"] = given or (content_id(case, key) if key is not None else f"{case}-")
 
         for i, h in self.extras:
             s = cells[i]
             if s and not s.isspace():
                 k = h if h not in data else f"extra:{h}"
-                data[k] = pnr_mod.redact(s.strip())
-        return data
+                data[k] = redact(s.strip())
+        return data, key
 
     def _generic(self, cells: list[str], data: dict[str, Any], fields: list[tuple[str, int]]) -> None:
         for fld, i in fields:
@@ -594,7 +651,7 @@ class RowConverter:
                 if not v:
                     continue
             else:
-                v = pnr_mod.redact(v)
+                v = redact(v)
             if "." in fld:
                 top, sub = fld.split(".", 1)
                 data.setdefault(top, {})[sub] = v

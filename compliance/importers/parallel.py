@@ -5,8 +5,8 @@ The file is cut into pieces of about 1 MB at row boundaries; each worker process
 converts, validates and serialises the rows of its pieces. The results come back in
 file order, and only this process decides what depends on the order of the rows: the
 row numbers (the rows before a piece), the empty rows at the end of the file (dropped)
-and the suffix of an id whose identity was seen before (ids.py). The output is byte for
-byte the one of the sequential import (tests/test_importers.py).
+and which events are duplicates of ones written before (duplicates.py). The output is
+byte for byte the one of the sequential import (tests/test_importers.py).
 
 Cutting at row boundaries without parsing the file relies on its quoting being regular:
 every quote opens a field, closes it, or is doubled inside it. A file with a quote
@@ -24,13 +24,15 @@ import multiprocessing as mp
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import orjson
 
+from ..events import content_id
 from ..records import Record
-from .csvsource import CsvTable, numbered_rows
-from .ids import DeferredIds, IdAssigner
+from ..units import UnitResolver
+from .csvsource import CsvTable, csv_problem, numbered_rows
+from .files import display
 from .mapping import EMPTY_ROW, Mapping, SourceError
 
 PARALLEL_BYTES = 8 << 20    # a CSV file at least this big is converted on several processes
@@ -39,16 +41,24 @@ CHUNK_ROWS = 2000           # rows per task when the rows are read here
 EVENT, REJECT = 0, 1
 _QUOTE, _CR, _LF = 34, 13, 10
 
-# In a worker: (converter, its DeferredIds, the validator, path, encoding, delimiter);
-# set before the fork.
+# In a worker: (converter, the validator, path, encoding, delimiter, unit resolver); set
+# before the fork.
 _STATE: tuple | None = None
 
 
-def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple], int]:
-    """In a worker: each row as (EVENT, id digest and base or None, JSON line, row) or
-    (REJECT, id digest and base or None, (reason, raw), row); and the personal numbers seen."""
+def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple], int, dict]:
+    """In a worker: each row as (EVENT, (content key, id, case, plausibility facts), JSON
+    line, row), the id (and the case, unless the plausibility check needs it) None for a
+    digest id (less to send), or (REJECT, None,
+    (reason, raw), row); the personal numbers seen; and the unknown units seen (the
+    worker's resolver counts them in its own copy)."""
     assert _STATE is not None
-    conv, ids, check = _STATE[:3]
+    from .cli import event_facts, event_key
+    conv = _STATE[0]
+    units = _STATE[5]
+    own_ids = conv.i_id is not None        # else every id is the content digest
+    if units is not None:
+        units.unknown.clear()
     seen_before = conv.stats["personnummer"]
     out = []
     dumps = orjson.dumps
@@ -56,30 +66,36 @@ def _convert(rows: Iterable[tuple[int, list[str] | None]]) -> tuple[list[tuple],
         if cells is None:
             out.append((REJECT, None, (EMPTY_ROW, ""), row))
             continue
-        ids.last = None
-        rec = conv.convert(cells, row)
-        reason = rec.error if rec.error is not None else check(rec)
-        if reason is None:
-            out.append((EVENT, ids.last, dumps(rec.data), row))
+        rec = conv.convert(cells, row)        # judged by the event model too
+        if rec.error is None:
+            data = rec.data
+            key = event_key(rec)
+            facts = event_facts(data)
+            if own_ids and data["id"] != content_id(data["case"], key):
+                ident = (key, data["id"], data["case"], facts)
+            else:          # a digest id: the key alone says which event it is
+                ident = (key, None, data["case"] if facts is not None else None, facts)
+            out.append((EVENT, ident, dumps(data), row))
         else:
-            out.append((REJECT, ids.last, (reason, rec.raw), row))
-    return out, conv.stats["personnummer"] - seen_before
+            out.append((REJECT, None, (rec.error, rec.raw), row))
+    unknown = dict(units.unknown) if units is not None else {}
+    return out, conv.stats["personnummer"] - seen_before, unknown
 
 
 def _convert_rows(chunk: list[tuple[int, list[str] | None]]) -> tuple:
     """In a worker: rows read (and numbered) by the main process."""
-    out, personnummer = _convert(chunk)
-    return out, personnummer, 0, [], None
+    out, personnummer, unknown = _convert(chunk)
+    return out, personnummer, unknown, 0, [], None
 
 
 def _convert_piece(start: int, end: int) -> tuple:
     """In a worker: the rows of the bytes start..end of the file, numbered from 1.
 
-    Returns (items, personnummer, records, trailing empty rows, error): the empty rows at
-    the end of the piece are left to the main process (they are rejects only when a row
-    follows somewhere), and a CSV error comes back as (row, message)."""
+    Returns (items, personnummer, unknown units, records, trailing empty rows, error): the
+    empty rows at the end of the piece are left to the main process (they are rejects
+    only when a row follows somewhere), and a CSV error comes back as (row, message)."""
     assert _STATE is not None
-    path, encoding, delimiter = _STATE[3:6]
+    path, encoding, delimiter = _STATE[2:5]
     with open(path, "rb") as fh:
         fh.seek(start)
         data = fh.read(end - start)
@@ -92,12 +108,12 @@ def _convert_piece(start: int, end: int) -> tuple:
                                   1, pending):
             rows.append(item)
     except csv.Error as exc:
-        error = f"CSV kan inte läsas ({exc})"
+        error = csv_problem(exc)
     records = max(rows[-1][0] if rows else 0, pending[-1] if pending else 0)
-    out, personnummer = _convert(rows)
+    out, personnummer, unknown = _convert(rows)
     if error is not None:
         error = (records + 1, error)     # the row that failed
-    return out, personnummer, records, pending, error
+    return out, personnummer, unknown, records, pending, error
 
 
 def row_starts(path: Path, delimiter: str, piece_bytes: int) -> list[int] | None:
@@ -156,52 +172,40 @@ def row_starts(path: Path, delimiter: str, piece_bytes: int) -> list[int] | None
         return starts
 
 
-def import_csv(path: Path, mapping: Mapping, key: bytes | None, ids: IdAssigner, stats: dict,
-               check: Callable[[Record], str | None], events_out: IO[bytes],
-               rejects_out: IO[bytes], workers: int = 2) -> tuple[int, int, int]:
-    """Import one CSV file into the open outputs; (rows, events, rejects)."""
+def import_csv(path: Path, mapping: Mapping, key: bytes | None, units: UnitResolver | None,
+               stats: dict, check: Callable[[Record], str | None], writer: Any,
+               workers: int = 2) -> None:
+    """Import one CSV file through `writer` (cli.ImportWriter), in the file's order."""
     global _STATE
-    table = CsvTable(path, mapping)
-    deferred = DeferredIds()
+    table = CsvTable(path, mapping, display(path))
     # The workers convert with forked copies of `conv`; each piece reports how many
-    # personal numbers it saw, added to `stats` here.
-    conv = table.converter(key, deferred, stats)
+    # personal numbers and which unknown units it saw, added up here.
+    if units is not None and not units.active:
+        units = None
+    conv = table.converter(key, units, stats, check)
     starts = None
     if table.encoding in ("utf-8", "utf-8-sig", "cp1252"):
         starts = row_starts(path, table.delimiter, PIECE_BYTES)
     file = table.file
-    _STATE = (conv, deferred, check, str(path), table.encoding, table.delimiter)
-    counts = {"rows": 0, "events": 0, "rejects": 0}
+    _STATE = (conv, check, str(path), table.encoding, table.delimiter, units)
     offset = 1              # the row before the next piece (the header is row 1)
     pending: list[int] = []  # empty rows not yet known to be followed by a row
-    dumps = orjson.dumps
-
-    def reject(row: int, reason: str, raw: str) -> None:
-        rejects_out.write(dumps({"file": file, "line": row, "reason": reason, "raw": raw}))
-        rejects_out.write(b"\n")
-        counts["rows"] += 1
-        counts["rejects"] += 1
-
     def take(result: tuple) -> None:
         nonlocal offset, pending
-        out, personnummer, records, trailing, error = result
+        out, personnummer, unknown, records, trailing, error = result
         stats["personnummer"] += personnummer
+        if units is not None:
+            units.unknown.update(unknown)
         if out and pending:        # empty rows with a row after them: rejects
             for row in pending:
-                reject(row, EMPTY_ROW, "")
+                writer.reject(file, row, EMPTY_ROW, "")
             pending = []
-        for kind, last, payload, row in out:
-            if last is not None:
-                final = ids.claim(*last)
-                if final != last[1]:     # an identity seen before: the id gets its suffix
-                    payload = payload.replace(b'"id":' + dumps(last[1]), b'"id":' + dumps(final), 1)
+        for kind, ident, payload, row in out:
             if kind == EVENT:
-                events_out.write(payload)
-                events_out.write(b"\n")
-                counts["rows"] += 1
-                counts["events"] += 1
+                key_, eid, case, facts = ident
+                writer.event(key_, eid, case, offset + row, payload, facts, file)
             else:
-                reject(offset + row, *payload)
+                writer.reject(file, offset + row, *payload)
         if error is not None:
             raise SourceError(f"{file}: rad {offset + error[0]}: {error[1]}")
         pending += [offset + r for r in trailing]
@@ -226,4 +230,3 @@ def import_csv(path: Path, mapping: Mapping, key: bytes | None, ids: IdAssigner,
     finally:
         _STATE = None
         table.close()
-    return counts["rows"], counts["events"], counts["rejects"]

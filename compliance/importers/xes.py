@@ -25,9 +25,10 @@ from zoneinfo import ZoneInfo
 import orjson
 from lxml import etree
 
+from ..events import content_id, content_key
+from ..privacy import contains_personal_number, quote, redact, redact_raw
 from ..records import Record
-from . import personnummer as pnr_mod
-from .ids import IdAssigner
+from ..units import UnitResolver
 from .mapping import EMPTY_ROW, SourceError
 
 XES_NS = "http://www.xes-standard.org/"
@@ -45,8 +46,23 @@ def _local(tag: Any) -> str:
 
 # ------------------------------------------------------------------ import
 
+# Limits that no real event log reaches and that keep a hostile file's memory bounded.
+# The file is parsed as a stream (lxml iterparse, without libxml2's "huge tree" mode, no
+# entities resolved, no network), each <event> handled when it ends and then dropped.
+MAX_DEPTH = 32                  # log > trace > event > list > values > container ... levels
+MAX_TRACE_EVENTS = 100_000      # events in one trace (one case)
+MAX_HELD_BYTES = 64 << 20       # text held at once: one trace's attributes and unhandled events
+MAX_EVENT_ELEMENTS = 1_000      # elements (attributes) inside one event
+MAX_VALUE_CHARS = 32_767        # one attribute value, as for a spreadsheet cell
+# Attributes that identify something (event-log.md's id fields): a personal number there
+# rejects the event; in any other attribute (free text) it is blanked.
+ID_ATTRIBUTES = {"id": "id", "org:resource": "unit", "meeting": "meeting", "to": "to",
+                 "attendees": "attendees", "scope": "scope", "from": "from"}
+
 
 def _attr_value(el: etree._Element) -> Any:
+    """An attribute element's value (lists and containers nest; depth is bounded by
+    MAX_DEPTH, so the recursion is too)."""
     kind = _local(el.tag)
     v = el.get("value")
     if kind == "int":
@@ -91,32 +107,63 @@ def _attributes(el: etree._Element) -> dict[str, Any]:
 
 
 def _redacted(value: Any) -> Any:
-    """A value with every personal-number look-alike blanked, inside lists and containers too."""
+    """A value with every personal number blanked, inside lists and containers too."""
     if isinstance(value, str):
-        return pnr_mod.redact(value)
+        return redact(value)
     if isinstance(value, list):
         return [_redacted(v) for v in value]
     if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
+        return {redact(k): _redacted(v) for k, v in value.items()}
     return value
 
 
-def _event_record(file: str, ev: etree._Element, case: str | None, ids: IdAssigner) -> Record:
+def _too_long(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) > MAX_VALUE_CHARS
+    if isinstance(value, list):
+        return any(_too_long(v) for v in value)
+    if isinstance(value, dict):
+        return any(_too_long(v) for v in value.values())
+    return False
+
+
+def _holds_number(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_holds_number(v) for v in value)
+    return isinstance(value, str) and len(value) >= 10 and contains_personal_number(value)
+
+
+def _raw(ev: etree._Element) -> str:
+    raw = redact_raw(etree.tostring(ev, encoding="unicode", with_tail=False).strip())
+    return raw if len(raw) <= 4 * MAX_VALUE_CHARS else raw[:4 * MAX_VALUE_CHARS] + "…"
+
+
+def _event_record(file: str, ev: etree._Element, case: str | None, units: UnitResolver | None,
+                  check: Callable[[Record], str | None] | None = None) -> Record:
+    """One <event> as a Record. With a `check` (the event model's judgement), a rejected
+    event is returned as a reject, and an accepted one carries no raw text."""
     line = ev.sourceline or 0
-    raw = pnr_mod.redact(etree.tostring(ev, encoding="unicode", with_tail=False).strip())
+
+    def reject(reason: str) -> Record:
+        return Record(file, line, _raw(ev), None, reason)
+
     attrs = _attributes(ev)
     if not case:
-        return Record(file, line, raw, None, "trace: attribut 'concept:name' (ärende) saknas")
-    if pnr_mod.looks_like_personnummer(case):
-        return Record(file, line, raw, None,
-                      "trace: attribut 'concept:name' ser ut som ett personnummer, inte ett ärendenummer")
+        return reject("trace: attribut 'concept:name' (ärende) saknas")
+    if _holds_number(case):
+        return reject("trace: attribut 'concept:name' innehåller ett personnummer, inte ett ärendenummer")
+    for key, value in attrs.items():
+        if _too_long(value):
+            return reject(f"event: attribut {quote(key, 40)}: värdet är längre än {MAX_VALUE_CHARS} tecken")
+        if key in ID_ATTRIBUTES and _holds_number(value):
+            return reject(f"event: attribut {quote(key, 40)} innehåller ett personnummer")
     typ = attrs.pop("concept:name", None)
     if not typ:
-        return Record(file, line, raw, None, "event: attribut 'concept:name' (händelse) saknas")
+        return reject("event: attribut 'concept:name' (händelse) saknas")
     stamp = attrs.pop("time:timestamp", None)
     at = attrs.pop("at", None) or stamp
     if not at:
-        return Record(file, line, raw, None, "event: attribut 'time:timestamp' saknas")
+        return reject("event: attribut 'time:timestamp' saknas")
     data: dict[str, Any] = {"id": None, "case": case, "type": typ, "at": at}
     unit = attrs.pop("org:resource", None)
     if unit not in (None, ""):
@@ -124,42 +171,126 @@ def _event_record(file: str, ev: etree._Element, case: str | None, ids: IdAssign
     given = attrs.pop("id", None)
     for k, v in attrs.items():
         if k not in data:
-            data[k] = _redacted(v)
-    data["id"] = str(given) if given not in (None, "") else ids.assign_data(data)
-    return Record(file, line, raw, data, None)
-
-
-def iter_xes_records(path: Path, *, ids: IdAssigner | None = None,
-                     name: str | None = None) -> Iterator[Record]:
-    """One Record per <event>, streamed one <trace> at a time."""
-    file = name if name is not None else str(path)
-    ids = ids if ids is not None else IdAssigner()
+            data[redact(k)] = v if k in ID_ATTRIBUTES else _redacted(v)
+    if units is not None:
+        unknown = units.resolve_fields(data)
+        if unknown is not None:
+            fld, value = unknown
+            attr = "org:resource" if fld == "unit" else fld.split("[")[0]
+            return reject(units.reason(f"event: attribut '{attr}'", value))
     try:
-        context = etree.iterparse(str(path), events=("end",), huge_tree=True,
-                                  resolve_entities=False, no_network=True)
+        key = content_key(data)
+    except (ValueError, TypeError):      # `at` does not parse: the event model says why
+        key = None
+    if given not in (None, ""):
+        data["id"] = str(given)
+    else:
+        data["id"] = content_id(case, key) if key is not None else f"{case}-"
+    if check is None:
+        return Record(file, line, _raw(ev), data, None, key)
+    rec = Record(file, line, "", data, None, key)
+    reason = check(rec)
+    return rec if reason is None else reject(reason)
+
+
+def _element(el: etree._Element) -> str:
+    return f"<{_local(el.tag) or '?'}> på rad {el.sourceline or '?'}"
+
+
+def _held(el: etree._Element) -> int:
+    """The characters an element holds itself: its text, tail and attribute values."""
+    n = len(el.text or "") + len(el.tail or "")
+    for v in el.attrib.values():
+        n += len(v)
+    return n
+
+
+def iter_xes_records(path: Path, *, units: UnitResolver | None = None, name: str | None = None,
+                     check: Callable[[Record], str | None] | None = None) -> Iterator[Record]:
+    """One Record per <event>, streamed: each event is handled when it ends (once its
+    trace's case is known) and then dropped, so memory does not grow with the file.
+    A file that is not XES, not well-formed XML, or beyond the limits above is one
+    SourceError naming the file, the element and its line."""
+    file = name if name is not None else str(path)
+    if units is not None and not units.active:
+        units = None
+    try:
+        context = etree.iterparse(str(path), events=("start", "end"), huge_tree=False,
+                                  resolve_entities=False, no_network=True, load_dtd=False,
+                                  remove_comments=True, remove_pis=True)
+        depth = 0
+        held = 0                      # characters in the tree not yet dropped
+        in_event = 0                  # elements inside the current event
+        case: str | None = None
+        waiting: list[etree._Element] = []   # events of a trace whose case is not yet known
+        n_events = 0
         saw_log = False
-        for _, el in context:
+        for action, el in context:
+            if action == "start":
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise SourceError(f"{file}: elementet {_element(el)} ligger {depth} nivåer djupt "
+                                      f"(högst {MAX_DEPTH})")
+                if depth == 1:
+                    if _local(el.tag) != "log":
+                        raise SourceError(f"{file}: ingen XES-fil (rotelementet är <{_local(el.tag)}>, inte <log>)")
+                    saw_log = True
+                elif depth <= 3:
+                    in_event = 0
+                    if depth == 2 and _local(el.tag) == "trace":
+                        case, n_events = None, 0
+                    elif depth == 3 and _local(el.tag) == "event":
+                        n_events += 1
+                        if n_events > MAX_TRACE_EVENTS:
+                            raise SourceError(f"{file}: spåret (trace) vid {_element(el)} har fler än "
+                                              f"{MAX_TRACE_EVENTS} händelser")
+                else:
+                    in_event += 1
+                    if in_event > MAX_EVENT_ELEMENTS:
+                        raise SourceError(f"{file}: {_element(el)}: fler än {MAX_EVENT_ELEMENTS} "
+                                          "element i en händelse eller ett attribut")
+                continue
+            # action == "end": el is at `depth`
+            held += _held(el)
+            if held > MAX_HELD_BYTES:
+                raise SourceError(f"{file}: spåret (trace) vid {_element(el)} är större än "
+                                  f"{MAX_HELD_BYTES >> 20} MiB")
+            parent = el.getparent()
             kind = _local(el.tag)
-            if kind == "trace":
-                case = None
-                for c in el:
-                    if _local(c.tag) in _SCALARS and c.get("key") == "concept:name":
-                        case = (c.get("value") or "").strip()
-                        break
-                for ev in el:
-                    if _local(ev.tag) == "event":
-                        yield _event_record(file, ev, case, ids)
+            if depth == 3 and parent is not None and _local(parent.tag) == "trace":
+                if kind == "event":
+                    if case is not None:
+                        yield _event_record(file, el, case, units, check)
+                        el.clear(keep_tail=False)
+                        parent.remove(el)
+                        held = 0
+                    else:
+                        waiting.append(el)
+                elif kind in _SCALARS and el.get("key") == "concept:name" and case is None:
+                    case = (el.get("value") or "").strip()
+                    for ev in waiting:
+                        yield _event_record(file, ev, case, units, check)
+                        ev.clear(keep_tail=False)
+                        parent.remove(ev)
+                    waiting = []
+                    held = 0
+            elif depth == 2:
+                if kind == "trace":
+                    for ev in waiting:       # the trace never named its case
+                        yield _event_record(file, ev, case, units, check)
+                    waiting = []
+                elif kind == "event":
+                    yield Record(file, el.sourceline or 0, _raw(el), None,
+                                 "event: ligger utanför en <trace> (inget ärende)")
                 el.clear(keep_tail=False)
-                parent = el.getparent()
                 if parent is not None:
-                    while el.getprevious() is not None:
-                        del parent[0]
-            elif kind == "log":
-                saw_log = True
+                    parent.remove(el)
+                held = 0
+            depth -= 1
         if not saw_log:
             raise SourceError(f"{file}: ingen XES-fil (elementet <log> saknas)")
     except etree.XMLSyntaxError as exc:
-        raise SourceError(f"{file}: ogiltig XML ({exc})") from None
+        raise SourceError(f"{file}: ogiltig XML ({redact(' '.join(str(exc).split())[:300])})") from None
     except OSError as exc:
         raise SourceError(f"{file}: kan inte läsas ({exc.strerror or exc})") from None
 
