@@ -317,10 +317,13 @@ def _add_subpackage_commands() -> None:
     from .importers.cli import export_cmd, import_cmd
     from .reporting.cli import report
     from .state.cli import review
+    from .web.cli import serve, users
     main.add_command(import_cmd, "import")
     main.add_command(export_cmd, "export")
     main.add_command(report, "report")
     main.add_command(review, "review")
+    main.add_command(serve, "serve")
+    main.add_command(users, "users")
 
 
 _add_subpackage_commands()

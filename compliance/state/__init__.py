@@ -33,7 +33,7 @@ _EXPORTS = {
     "Store": "store", "open_store": "store",
     "User": "users", "add_user": "users", "get_user": "users", "list_users": "users",
     "disable_user": "users", "set_password_hash": "users", "record_sign_in": "users",
-    "failed_sign_ins": "users", "sign_in_history": "users",
+    "failed_sign_ins": "users", "sign_in_history": "users", "recent_sign_ins": "users",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,0 +1,147 @@
+"""The reports for people, made from the store for one request: a unit's list (xlsx/csv),
+a draft (docx and Markdown) and the steering group's overview.
+
+The report code (`compliance.reporting`, `compliance.deviations`) reads a scan folder;
+here a `Scan` is put together from the store instead — the newest run's findings with
+their review status, the rules as the manifest describes them, the newest run's changes,
+and the events and case summaries the store keeps for them (the evidence timeline) — so
+that the app's downloads are the very same documents as `compliance report` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from .. import __version__
+from .. import calendar as vardagar
+from ..reporting.scan_data import Scan
+from ..state.changes import change_lines
+from ..state.review import ReviewedFinding, reviewed_findings
+from ..state.schema import runs
+from ..state.store import Store
+from ..units import Unit
+from .rulebook import RuleBook
+
+
+@dataclass(frozen=True)
+class Download:
+    body: bytes
+    filename: str
+    media_type: str
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+CSV = "text/csv; charset=utf-8"
+
+
+def _case_material(conn, case_ids: Iterable[str]) -> tuple[list[dict], list[dict]]:
+    """The evidence events and case summaries the store keeps for these cases.
+
+    Kept by the scan since schema 0004 (`compliance.state.evidence`); a store without them
+    gives none, and the reports then show what the findings themselves say.
+    """
+    try:
+        from ..state import evidence as kept     # schema 0004
+    except ImportError:
+        return [], []
+    return kept.case_material(conn, list(case_ids))
+
+
+def store_scan(store: Store, rulebook: RuleBook, *, units: tuple[str, ...] | None = None,
+               case: str | None = None, with_changes: bool = False,
+               with_material: bool = True) -> tuple[Scan, dict[str, dict]]:
+    """The newest run as a Scan (its present findings, of `units`/`case` if given), and the
+    review view the reports take (finding id -> {"status", "new"})."""
+    with store.read() as conn:
+        run = conn.execute(select(runs).order_by(runs.c.id.desc()).limit(1)).mappings().first()
+        items: list[ReviewedFinding] = list(reviewed_findings(conn, store.dialect, units=units,
+                                                              which="present", case=case))
+        # the newest run's changes: for the overview, which shows every unit's
+        changes = (list(change_lines(conn, run["id"], store.dialect))
+                   if with_changes and run and units is None and case is None else None)
+        evidence, cases = (_case_material(conn, sorted({i.finding["case"] for i in items}))
+                           if with_material else ([], []))
+    findings = [i.finding for i in items]
+    manifest: dict[str, Any] = {
+        "tool": {"name": "bus-compliance", "version": __version__},
+        "as_of": run["as_of"].isoformat() if run else None,
+        "profile": {"name": run["profile"]} if run else None,
+        "rules": rulebook.summaries(),
+        "rules_digest": run["rules_digest"] if run else None,
+        "calendar": vardagar.CALENDAR_SOURCE,
+        "inputs": run["inputs"] if run else [],
+        "counts": run["counts"] if run else {},
+    }
+    scan = Scan(dir=Path("."), manifest=manifest, findings=findings, evidence=evidence, cases=cases,
+                changes=changes)
+    review = {i.id: {"status": i.review.status, "new": i.new_since_last_run} for i in items}
+    return scan, review
+
+
+def unit_list(store: Store, rulebook: RuleBook, unit: str, units: dict[str, Unit], fmt: str) -> Download | None:
+    """The unit's list as `compliance report` writes it (xlsx or csv); None if it has no findings."""
+    from ..reporting.tables import write_unit_lists
+    scan, review = store_scan(store, rulebook, units=(unit,), with_material=False)
+    if not scan.findings:
+        return None
+    with tempfile.TemporaryDirectory(prefix="granskning-") as tmp:
+        written = write_unit_lists(scan, units, Path(tmp), review=review)
+        path = next(p for p in written if p.suffix == f".{fmt}")
+        return Download(path.read_bytes(), f"{path.stem}.{fmt}", XLSX if fmt == "xlsx" else CSV)
+
+
+@dataclass(frozen=True)
+class Draft:
+    context: dict[str, Any]
+    scan: Scan
+
+
+def draft_for(store: Store, rulebook: RuleBook, finding: dict, units: dict[str, Unit],
+              cooperation: dict[str, str]) -> Draft | None:
+    """The draft deviation report that covers this finding: its case and unit's violations
+    that still want a draft (state.md); None when there is none."""
+    from ..reporting.contexts import deviation_contexts
+    scan, review = store_scan(store, rulebook, units=(finding.get("unit") or "",), case=finding["case"])
+    wanted = [f for f in scan.findings if review[f["id"]]["status"] not in ("deviation-filed", "justified", "data-error")]
+    if finding["id"] not in {f["id"] for f in wanted}:
+        return None
+    scan.findings = wanted
+    for ctx in deviation_contexts(scan, units, cooperation):
+        if ctx["case"] == finding["case"] and (ctx["receiving_unit"].get("id") or "") == (finding.get("unit") or ""):
+            return Draft(ctx, scan)
+    return None
+
+
+def draft_markdown(draft: Draft) -> str:
+    from ..deviations import environment
+    return environment().get_template("avvikelse.md.j2").render(**draft.context)
+
+
+def draft_docx(draft: Draft, label: Callable[[str], str]) -> Download:
+    from ..reporting.word import write_deviation_docx
+    evidence = {e.get("id"): e for e in draft.scan.evidence}
+    with tempfile.TemporaryDirectory(prefix="granskning-") as tmp:
+        path = write_deviation_docx(draft.context, draft.scan.manifest, Path(tmp), evidence=evidence, label=label)
+        return Download(path.read_bytes(), path.name, DOCX)
+
+
+def overview_html(store: Store, rulebook: RuleBook, units: dict[str, Unit]) -> str:
+    """The steering group's overview of the newest run, the same page as overview.html."""
+    from ..reporting.overview import render_overview
+    scan, review = store_scan(store, rulebook, with_changes=True)
+    return render_overview(scan, units, review=review)
+
+
+def stockholm(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return ""
+    import pendulum
+    return pendulum.instance(moment).in_timezone("Europe/Stockholm").format("YYYY-MM-DD HH:mm")
