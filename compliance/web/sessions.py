@@ -15,7 +15,7 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
@@ -29,8 +29,8 @@ class Session:
     user: str
     csrf: str
     address: str | None
-    created: float = field(default_factory=time.monotonic)
-    seen: float = field(default_factory=time.monotonic)
+    created: float
+    seen: float
 
 
 class Sessions:
@@ -49,7 +49,8 @@ class Sessions:
 
     def start(self, user: str, address: str | None) -> tuple[Session, str]:
         """A new session for a signed-in user; the session and its cookie value."""
-        session = Session(secrets.token_urlsafe(32), user, secrets.token_urlsafe(32), address)
+        now = time.monotonic()
+        session = Session(secrets.token_urlsafe(32), user, secrets.token_urlsafe(32), address, now, now)
         with self._lock:
             self._expire_locked()
             self._open[session.id] = session
