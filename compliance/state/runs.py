@@ -33,6 +33,7 @@ from .. import __version__
 from .cache import CaseResult, put_case_results
 from .changes import MATERIAL_FIELDS, write_changes
 from .errors import StateError
+from .evidence import CaseDetails, put_case_details
 from .filings import DeviationFiling, earliest_filings, record_log_decisions
 from .schema import finding_changes, findings, runs
 from .store import Store
@@ -147,6 +148,13 @@ class Recording:
         """Keep cases' results for the next incremental scan (same transaction)."""
         self._check_open()
         put_case_results(self._conn, self.run_id, results)
+
+    def put_case_details(self, details: Iterable[CaseDetails]) -> int:
+        """Every case's summary and evidence rows, for the review app (call once, with all
+        the run's cases; `evidence.case_details` pairs them). Unchanged cases are not
+        rewritten; cases gone from the log are removed. Returns how many were written."""
+        self._check_open()
+        return put_case_details(self._conn, self.run_id, details)
 
     def finish(self) -> RunChanges:
         """Compare with the store, apply the changes, record the log's decisions."""
