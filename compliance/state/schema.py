@@ -83,6 +83,11 @@ runs = Table(
     Column("changed", Integer, nullable=False),
     Column("resolved", Integer, nullable=False),
     Column("reopened", Integer, nullable=False),
+    # A scan's --out and the folder its outputs were written into before the swap: the
+    # store commits first, then the folder is swapped in; a scan killed in between is
+    # finished by the next one (compliance/nightly.py).
+    Column("out_dir", Text),
+    Column("staged_dir", Text),
 )
 
 # Every finding ever seen, by its stable id, with its current (or last known) fields.
