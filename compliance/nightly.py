@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from .scan import ScanResult
     from .state import DeviationFiling, RunChanges, Store
 
+# How long a scan waits for another writer of the store, in seconds (default 60).
+WAIT_ENV = "COMPLIANCE_STATE_WAIT"
 KILL_ENV = "COMPLIANCE_TEST_KILL_AT"
 KILL_POINTS = ("outputs-written", "store-staged", "store-finished", "before-commit", "committed",
                "swapping")
@@ -73,6 +76,22 @@ def log_filings(cases: Mapping[str, list[str]]) -> list["DeviationFiling"]:
     return out
 
 
+def lock_wait() -> float:
+    """Seconds to wait for another writer: COMPLIANCE_STATE_WAIT, else the store's default."""
+    from .state.errors import StateError
+    from .state.store import DEFAULT_LOCK_TIMEOUT
+    text = os.environ.get(WAIT_ENV)
+    if not text:
+        return DEFAULT_LOCK_TIMEOUT
+    try:
+        wait = float(text)
+    except ValueError:
+        wait = -1.0
+    if not 0 <= wait <= 86400:
+        raise StateError(f"{WAIT_ENV}={text!r}: ange sekunder, 0–86400")
+    return wait
+
+
 def _lines(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
     for chunk in chunks:
         for line in chunk.splitlines():
@@ -85,7 +104,7 @@ class NightlyScan:
 
     def __init__(self, state: str, out: Path) -> None:
         from .state import open_store
-        self.store: Store = open_store(state, create=True)
+        self.store: Store = open_store(state, create=True, lock_timeout=lock_wait())
         self.out = out
         self.filings: list[DeviationFiling] = []
         self.changes: RunChanges | None = None
@@ -197,6 +216,9 @@ def finish_publication(store: "Store") -> str | None:
         except OSError:
             return None
         swap_in(staged, out)
+        for old in out.resolve().parent.iterdir():        # the killed swap's previous outputs
+            if old.name.startswith(f".{out.name}.old-"):
+                shutil.rmtree(old, ignore_errors=True)
     finally:
         os.close(fd)
     return (f"körning {pub.run_id} avbröts efter att tillståndet sparats; dess utdata är nu "
