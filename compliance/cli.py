@@ -87,7 +87,10 @@ def main() -> None:
               help="Varna för det som förfaller inom så många vardagar.")
 @click.option("--profile", default="core", show_default=True,
               help="Överenskommelse (profil) att granska mot, t.ex. skarpnack-2018 eller gotland-2013.")
-def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile):
+@click.option("--state", "state", metavar="URL",
+              help="Tillstånd att spara körningen i (en fil, sqlite:///SÖKVÄG eller postgresql://…): "
+                   "skriver changes.jsonl och låter utkasten och listorna följa granskningsbesluten.")
+def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile, state):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
     from .scan import ScanError, run_scan, summary_lines
@@ -105,7 +108,7 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
     try:
         result = run_scan(paths, as_of_date, rules_dir=rules_dir, units_path=units_path,
                           out_dir=out_dir, workers=workers, mapping=mapping, report=report,
-                          progress_factory=progress, warn_days=warn_days, profile=profile)
+                          progress_factory=progress, warn_days=warn_days, profile=profile, state=state)
     except (ScanError, RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -21,6 +22,7 @@ from . import __version__
 from . import calendar as vardagar
 
 if TYPE_CHECKING:
+    from .nightly import NightlyScan
     from .scan import ScanResult
 
 
@@ -94,9 +96,12 @@ def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, A
 
 
 def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path | str | None,
-                  report: bool = False) -> None:
-    """Write into the fresh folder `tmp` (the drafts are there already), then swap it in."""
-    parent = out.resolve().parent
+                  report: bool = False, night: "NightlyScan | None" = None) -> None:
+    """Write into the fresh folder `tmp` (the drafts are there already), then swap it in.
+
+    With a state store (`night`), the store records the night once the files are
+    written, the drafts and reports follow what it says, and it commits before the swap
+    (compliance/nightly.py)."""
     try:
         _lines(tmp / "findings.jsonl", result.findings_lines)
         _jsonl(tmp / "rejects.jsonl", result.rejects)
@@ -106,15 +111,27 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
             _jsonl(tmp / "errors.jsonl", result.errors)
         (tmp / "manifest.json").write_bytes(
             orjson.dumps(manifest(result, units_path), option=orjson.OPT_INDENT_2) + b"\n")
-        if report:
-            from .reporting import build_reports
-            build_reports(tmp, tmp, Path(units_path) if units_path else None)
-        old = None
-        if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        with night.recording(result, tmp) if night is not None else nullcontext(None) as review:
+            if review is not None:
+                from .nightly import withhold_drafts
+                withhold_drafts(tmp / "deviations", result, review, units_path)
+            if report:
+                from .reporting import build_reports
+                build_reports(tmp, tmp, Path(units_path) if units_path else None, review=review)
+        swap_in(tmp, out)
     except OSError as exc:
         raise OutputError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None
+
+
+def swap_in(tmp: Path, out: Path) -> None:
+    """Put the finished folder `tmp` in the place of `out` (which may not exist), then
+    delete the previous outputs."""
+    from .nightly import checkpoint
+    old = None
+    if out.exists():
+        old = out.resolve().parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        checkpoint("swapping")
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -32,7 +32,8 @@ def build_reports(scan_dir: Path, out_dir: Path | None = None,
     file still exists); units the register does not know are shown by their ids.
     ``review`` is the state store's view of the findings, finding id -> {"status": the
     review decision, "new": new since the last run} (state.md); the unit lists and the
-    overview show it. ``run_date`` (default today) is printed in the lists' titles.
+    overview show it, and a finding filed as a deviation, justified or a data error gets
+    no Word draft. ``run_date`` (default today) is printed in the lists' titles.
     Raises :class:`NotAScanFolder` when ``scan_dir`` is not a scan's output folder.
     """
     # Imported here: matplotlib, openpyxl and docxtpl take a second to load, which every
@@ -49,7 +50,13 @@ def build_reports(scan_dir: Path, out_dir: Path | None = None,
     units, cooperation = load_units(resolve_units_path(scan, units_path))
     written: list[Path] = []
     evidence = {e.get("id"): e for e in scan.evidence}
-    for ctx in deviation_contexts(scan, units, cooperation):
+    drafted = scan
+    if review:   # a finding filed as a deviation, justified or a data error gets no draft
+        from dataclasses import replace
+        from ..nightly import NO_DRAFT
+        drafted = replace(scan, findings=[f for f in scan.findings
+                                          if (review.get(f.get("id")) or {}).get("status") not in NO_DRAFT])
+    for ctx in deviation_contexts(drafted, units, cooperation):
         written.append(write_deviation_docx(ctx, scan.manifest, out, evidence=evidence,
                                             label=lambda u: unit_name(units, u)))
     written += write_unit_lists(scan, units, out, review=review, run_date=run_date)

@@ -1,4 +1,4 @@
-"""`compliance report SCAN_DIR [--out DIR] [--units FILE]`.
+"""`compliance report SCAN_DIR [--out DIR] [--units FILE] [--state URL]`.
 
 The reports are written into a hidden folder inside DIR first and moved into place only
 when all of them are done: a full disk or a killed run leaves DIR as it was (at most the
@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 import click
 
@@ -54,7 +55,8 @@ def check_out(out: Path, scan_dir: Path) -> None:
                           "rapport; välj en annan --out")
 
 
-def write_reports(scan_dir: Path, out: Path, units_path: Path | None) -> list[Path]:
+def write_reports(scan_dir: Path, out: Path, units_path: Path | None,
+                  review: Mapping[str, Mapping] | None = None) -> list[Path]:
     """Build every report in a hidden folder inside `out`, then move each into place and
     remove what a previous report wrote and this one did not (a unit with no findings
     left keeps no old list). Returns the paths in `out`."""
@@ -69,7 +71,7 @@ def write_reports(scan_dir: Path, out: Path, units_path: Path | None) -> list[Pa
     except OSError as exc:
         raise ReportError(f"{out}: mappen kan inte skapas: {os_error_sv(exc)}") from None
     try:
-        built = build_reports(scan_dir, staging, units_path)
+        built = build_reports(scan_dir, staging, units_path, review=review)
         previous = {p for pattern in REPORT_FILES for p in out.glob(pattern)}
         final = []
         for path in built:
@@ -100,13 +102,21 @@ def _fail(message: str) -> None:
                    "en tidigare skanning eller rapport.")
 @click.option("--units", "units_path", metavar="FIL", type=click.Path(path_type=Path), default=None,
               help="Enhetsregister (units.toml/units.json); standard: det som skanningen använde.")
-def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None) -> None:
+@click.option("--state", "state", metavar="URL", default=None,
+              help="Tillståndet (en fil, sqlite:///SÖKVÄG eller postgresql://…): listorna och översikten "
+                   "visar granskningsstatus och vad som är nytt, utkasten följer besluten.")
+def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None, state: str | None) -> None:
     """Skriv rapporterna för människor ur en skanningsmapp: avvikelseutkast i Word,
     enheternas listor (Excel och CSV), kommande tidsfrister och overview.html."""
+    from ..state.errors import StateError
     out = out_dir or scan_dir
     try:
-        paths = write_reports(scan_dir, out, units_path)
-    except (NotAScanFolder, ReportError, UnitRegisterError) as exc:
+        review = None
+        if state is not None:
+            from ..nightly import report_review
+            review = report_review(state, scan_dir)
+        paths = write_reports(scan_dir, out, units_path, review=review)
+    except (NotAScanFolder, ReportError, UnitRegisterError, StateError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("avbruten; rapportmappen är som förut")

@@ -16,7 +16,7 @@ import orjson
 
 STATE_HELP = ("Tillståndet: en fil, sqlite:///SÖKVÄG eller postgresql://användare@värd/databas "
               "(eller miljövariabeln COMPLIANCE_STATE).")
-CHANGE_LABELS = {"new": "ny", "changed": "ändrad", "resolved": "löst", "reopened": "återkommen"}
+CHANGE_LABELS = {"new": "ny", "changed": "ändrad", "resolved": "löst", "reopened": "återöppnad"}
 FIELD_LABELS = {"status": "status", "due": "förfaller", "actual": "utfört", "rule_version": "regelversion"}
 STATE_LABELS = {"present": "aktuell", "resolved": "löst"}
 
