@@ -45,6 +45,23 @@ def night_findings(night: int) -> list[dict]:
     return found
 
 
+def case_details(found: list[dict]):
+    """What a scan keeps of each case (schema 0004): its summary and the events its
+    findings cite, with a unit, a time and an invitation's recipient."""
+    from compliance.state.evidence import CaseDetails
+    types = {"e1": "meeting.held", "e2": "meeting.scheduled", "e5": "sip.initiated", "e7": "sip.initiated",
+             "e8": "sip.initiated", "e9": "invitation.sent"}
+    cases = sorted({f["case"] for f in found})
+    for case in cases:
+        events = sorted({e for f in found if f["case"] == case for e in f["evidence"]})
+        rows = [{"id": e, "case": case, "type": types[e], "date": "2025-01-10", "time": "09:30",
+                 "unit": OTHER, "meeting": None, "to": OWN if types[e] == "invitation.sent" else None,
+                 "kind": None, "planned": None} for e in events]
+        summary = {"case": case, "initiator": OTHER, "gender": "female", "opened": "2025-01-02",
+                   "sip_processes": [], "meetings": [], "bus_individ_requests": []}
+        yield CaseDetails(case, summary, rows)
+
+
 def fill_store(url: str) -> None:
     from compliance.state import add_user, open_store, recording
     from compliance.web.passwords import hash_password
@@ -53,6 +70,7 @@ def fill_store(url: str) -> None:
         for night, day in ((1, "2025-03-03"), (2, "2025-03-04")):
             with recording(store, run_info(day)) as rec:
                 rec.add_findings(night_findings(night))
+                rec.put_case_details(case_details(night_findings(night)))
                 rec.finish()
         hashed = hash_password(PASSWORD)
         for name, (role, units) in USERS.items():

@@ -182,7 +182,8 @@ def review_history(finding_id: str, state: str) -> None:
                        f"{CHANGE_LABELS[entry.change]}" + (f": {fields}" if fields else ""))
             continue
         d, stale = entry
-        text = f"  {_stockholm(d.at)}  beslut av {clean_text(d.by)} ({d.source}): {DECISION_LABELS[d.decision]}"
+        where = f", från {clean_text(d.from_address)}" if d.from_address else ""   # the review app's client
+        text = f"  {_stockholm(d.at)}  beslut av {clean_text(d.by)} ({d.source}{where}): {DECISION_LABELS[d.decision]}"
         if d.reference:
             text += f" {_quoted(d.reference)}"
         if d.reason:

@@ -29,6 +29,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..explain import deadline_sv
 from ..state.decisions import DECISION_LABELS, record_decision
+from ..state.evidence import finding_evidence
 from ..state.errors import DecisionError, StateError, UnknownFinding, UsageError
 from ..state.review import finding_history, get_finding
 from ..state.schema import DECISIONS
@@ -290,13 +291,10 @@ class ReviewApp:
         history = finding_history(self.store, item.id)
         f = item.finding
         version = self.rulebook.version(f["rule"], f.get("rule_version"))
-        material = reports.store_scan(self.store, self.rulebook, units=(f.get("unit") or "",),
-                                      case=f["case"])[0].evidence if f.get("evidence") else []
-        cited = set(f.get("evidence") or [])
-        timeline = [e for e in material if e.get("id") in cited]
+        timeline = finding_evidence(self.store, item.id) if f.get("evidence") else []
         timeline.sort(key=lambda e: (e.get("date") or "", e.get("time") or "", e.get("id") or ""))
         return self.render(request, "finding.html", status, auth, item=item, f=f, history=history,
-                           timeline=timeline, evidence_kept=bool(material) or not f.get("evidence"),
+                           timeline=timeline,
                            arithmetic=deadline_sv(f.get("basis")), version=version,
                            decisions=DECISION_CHOICES, message=message, form=form or {},
                            saved=request.query_params.get("sparat") == "1",

@@ -110,9 +110,11 @@ def _business_days_until(as_of: dt.date, due: str) -> int | None:
         return None
 
 
-def _newest_first(item: ReviewedFinding) -> tuple:
-    f = item.finding
-    return (f.get("due") or "", f.get("case") or "", f.get("rule") or "", item.id)
+def _newest_first(items: list[ReviewedFinding]) -> None:
+    """The latest due date first; on one day, by case, rule, unit and id."""
+    items.sort(key=lambda i: (i.finding.get("case") or "", i.finding.get("rule") or "",
+                              i.finding.get("unit") or "", i.id))
+    items.sort(key=lambda i: i.finding.get("due") or "", reverse=True)
 
 
 def finding_list(store: Store, units: tuple[str, ...] | None, flt: ListFilter,
@@ -138,7 +140,7 @@ def finding_list(store: Store, units: tuple[str, ...] | None, flt: ListFilter,
     by_rule = sorted(((r, titles.get(r, r), n) for r, n in counts.items()), key=lambda t: (-t[2], t[1]))
     if flt.rule is not None:
         items = [i for i in items if i.finding["rule"] == flt.rule]
-    items.sort(key=_newest_first, reverse=True)
+    _newest_first(items)
     pages = max(1, math.ceil(len(items) / PAGE_SIZE))
     page = min(flt.page, pages)
     return FindingList(items[(page - 1) * PAGE_SIZE: page * PAGE_SIZE], len(items), page, pages,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import select
 
 from .. import __version__
@@ -24,7 +25,7 @@ from .. import calendar as vardagar
 from ..reporting.scan_data import Scan
 from ..state.changes import change_lines
 from ..state.review import ReviewedFinding, reviewed_findings
-from ..state.schema import runs
+from ..state.schema import case_summaries, runs
 from ..state.store import Store
 from ..units import Unit
 from .rulebook import RuleBook
@@ -42,17 +43,18 @@ DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 CSV = "text/csv; charset=utf-8"
 
 
-def _case_material(conn, case_ids: Iterable[str]) -> tuple[list[dict], list[dict]]:
-    """The evidence events and case summaries the store keeps for these cases.
-
-    Kept by the scan since schema 0004 (`compliance.state.evidence`); a store without them
-    gives none, and the reports then show what the findings themselves say.
-    """
-    try:
-        from ..state import evidence as kept     # schema 0004
-    except ImportError:
-        return [], []
-    return kept.case_material(conn, list(case_ids))
+def _case_material(conn, case_ids: list[str] | None) -> tuple[list[dict], list[dict]]:
+    """The evidence events and case summaries the newest run kept (schema 0004): of these
+    cases, or (None) the summaries of every case in the log and no events (the overview
+    counts cases; only drafts need events)."""
+    from ..state.evidence import evidence_of, summary_of
+    if case_ids is None:
+        rows = conn.execute(select(case_summaries.c.summary).order_by(case_summaries.c.case)).scalars()
+        return [], [orjson.loads(text) for text in rows]
+    by_case = evidence_of(conn, case_ids)
+    summaries = [summary_of(conn, c) for c in case_ids]
+    return ([row for c in case_ids for row in by_case.get(c, [])],
+            [s for s in summaries if s is not None])
 
 
 def store_scan(store: Store, rulebook: RuleBook, *, units: tuple[str, ...] | None = None,
@@ -67,8 +69,8 @@ def store_scan(store: Store, rulebook: RuleBook, *, units: tuple[str, ...] | Non
         # the newest run's changes: for the overview, which shows every unit's
         changes = (list(change_lines(conn, run["id"], store.dialect))
                    if with_changes and run and units is None and case is None else None)
-        evidence, cases = (_case_material(conn, sorted({i.finding["case"] for i in items}))
-                           if with_material else ([], []))
+        evidence, cases = ([], []) if not with_material else _case_material(
+            conn, None if units is None and case is None else sorted({i.finding["case"] for i in items}))
     findings = [i.finding for i in items]
     manifest: dict[str, Any] = {
         "tool": {"name": "bus-compliance", "version": __version__},
@@ -109,6 +111,8 @@ def draft_for(store: Store, rulebook: RuleBook, finding: dict, units: dict[str, 
     """The draft deviation report that covers this finding: its case and unit's violations
     that still want a draft (state.md); None when there is none."""
     from ..reporting.contexts import deviation_contexts
+    if finding.get("status") != "violation":       # drafts report breaches, not warnings
+        return None
     scan, review = store_scan(store, rulebook, units=(finding.get("unit") or "",), case=finding["case"])
     wanted = [f for f in scan.findings if review[f["id"]]["status"] not in ("deviation-filed", "justified", "data-error")]
     if finding["id"] not in {f["id"] for f in wanted}:
