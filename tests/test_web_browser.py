@@ -24,7 +24,6 @@ import pytest
 from web_support import OTHER, filled_url, ids, new_store_url, store_url, PASSWORD  # noqa: F401
 
 CHROMIUM = "/usr/bin/chromium"
-DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
 def unavailable(reason: str) -> None:
@@ -92,7 +91,7 @@ def browser():
         b.close()
 
 
-def test_a_unit_head_reviews_and_decides_in_a_browser(filled_url, browser, tmp_path, request):
+def test_a_unit_head_reviews_and_decides_in_a_browser(filled_url, browser, tmp_path):
     server = Server(filled_url, tmp_path)
     found = ids()
     try:
@@ -124,9 +123,6 @@ def test_a_unit_head_reviews_and_decides_in_a_browser(filled_url, browser, tmp_p
         page.click(".filter button[type=submit]")
         page.wait_for_load_state()
         assert rows.count() == 1 and "Kallade aktörer deltar" in rows.first.inner_text()
-        if request.node.callspec.params.get("new_store_url") == "sqlite":
-            page.goto(server.url + "/")
-            page.screenshot(path=str(tmp_path / "lista.png"), full_page=True)
 
         # open the finding
         page.goto(server.url + "/?regel=mandatory-attendance")
@@ -150,8 +146,6 @@ def test_a_unit_head_reviews_and_decides_in_a_browser(filled_url, browser, tmp_p
         assert page.inner_text("#granskning") == "motiverad"
         history = page.inner_text("ol.historik")
         assert 'Beslut av anna' in history and 'Mötet flyttades på vårdnadshavares begäran <b>"akut"</b>' in history
-        if request.node.callspec.params.get("new_store_url") == "sqlite":
-            page.screenshot(path=str(tmp_path / "fynd.png"), full_page=True)
 
         # off the open list now
         page.goto(server.url + "/")
@@ -176,7 +170,3 @@ def test_a_unit_head_reviews_and_decides_in_a_browser(filled_url, browser, tmp_p
         status = server.stop()
     assert status == 0, server.log.read_text()
     assert "Granskningsappen stoppad." in server.log.read_text()
-    if os.environ.get("COMPLIANCE_SCREENSHOTS") == "1":     # refresh docs/*.png by hand
-        for name in ("lista.png", "fynd.png"):
-            if (tmp_path / name).exists():
-                shutil.copy(tmp_path / name, DOCS / f"web-{name}")

@@ -64,11 +64,16 @@ def late(finding: dict) -> str:
     return "0" if n == 0 else "–"
 
 
+def days(n: Any, one: str, many: str) -> str:
+    """'1 dag', '3 dagar'."""
+    return f"{n} {one if n == 1 else many}"
+
+
 def templates() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir())),
                              autoescape=True, undefined=jinja2.StrictUndefined, finalize=_finalize,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(fid=fid, stockholm=stockholm, date_sv=date_sv, late=late)
+    env.filters.update(fid=fid, stockholm=stockholm, date_sv=date_sv, late=late, days=days)
     env.globals.update(STATUS_SV=STATUS_SV, REVIEW_LABELS=REVIEW_LABELS, DECISION_LABELS=DECISION_LABELS,
                        EVENT_NAMES_SV=EVENT_NAMES_SV, BEFORE_CHANGE=BEFORE_CHANGE)
     return env
