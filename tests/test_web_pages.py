@@ -82,7 +82,7 @@ def test_the_open_list_drops_what_was_decided_and_marks_decisions_before_a_chang
     row = {r[0]: r for r in _rows(client.get("/").text)}[found["own_new"]]
     assert row[-2] == "öppen *"
     page = client.get(f"/findings/{found['own_new']}").text
-    assert "[beslut före ändring]" in page and "förfallodag 2025-03-01 → 2025-03-03" in page
+    assert "[beslut före ändring]" in page and "förfaller 2025-03-01 → 2025-03-03" in page
 
 
 def test_many_findings_come_in_pages(store_url):

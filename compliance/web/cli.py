@@ -10,11 +10,14 @@ from __future__ import annotations
 import ipaddress
 import sys
 from pathlib import Path
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import click
 
 from ..state.cli import _open, _stockholm, state_option
+
+T = TypeVar("T")
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -78,6 +81,18 @@ def users() -> None:
     """Granskningsappens användare: lägg till, lista, stäng av, byt lösenord."""
 
 
+def _in_store(state: str, action: Callable[[Any], T]) -> T:
+    """Run `action(store)` on the store at `state`: its StateError is one line and exit 1."""
+    from ..state.errors import StateError
+    store = _open(state)
+    try:
+        return action(store)
+    except StateError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+
+
 def _password_from_stdin() -> str:
     line = sys.stdin.readline()
     password = line.rstrip("\r\n")
@@ -96,7 +111,6 @@ def _password_from_stdin() -> str:
 @state_option
 def users_add(name: str, role: str, units: tuple[str, ...], password_stdin: bool, state: str) -> None:
     """Lägg till en användare."""
-    from ..state.errors import StateError
     from ..state.users import add_user
     from .passwords import WeakPassword, hash_password
     if units and role != "enhetschef":
@@ -107,13 +121,7 @@ def users_add(name: str, role: str, units: tuple[str, ...], password_stdin: bool
             password_hash = hash_password(_password_from_stdin())
         except WeakPassword as exc:
             _fail(str(exc), 2)
-    store = _open(state)
-    try:
-        user = add_user(store, name, role, units, password_hash=password_hash)
-    except StateError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    user = _in_store(state, lambda s: add_user(s, name, role, units, password_hash=password_hash))
     how = "med lösenord" if password_hash else "utan lösenord (bara via inloggningsproxyn)"
     click.echo(f"Användaren {user.name} lades till som {user.role}"
                + (f" för {', '.join(user.units)}" if user.units else "") + f", {how}.", err=True)
@@ -123,15 +131,8 @@ def users_add(name: str, role: str, units: tuple[str, ...], password_stdin: bool
 @state_option
 def users_list(state: str) -> None:
     """Lista användarna med roll, enheter och läge."""
-    from ..state.errors import StateError
     from ..state.users import list_users
-    store = _open(state)
-    try:
-        found = list_users(store)
-    except StateError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    found = _in_store(state, list_users)
     rows = [(u.name, u.role, ", ".join(u.units), "lösenord" if u.password_hash else "proxy",
              "avstängd" if u.disabled else "aktiv") for u in found]
     head = ("namn", "roll", "enheter", "inloggning", "läge")
@@ -146,15 +147,8 @@ def users_list(state: str) -> None:
 @state_option
 def users_disable(name: str, state: str) -> None:
     """Stäng av en användare (kan inte logga in; besluten finns kvar)."""
-    from ..state.errors import StateError
     from ..state.users import disable_user
-    store = _open(state)
-    try:
-        disable_user(store, name)
-    except StateError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    _in_store(state, lambda s: disable_user(s, name))
     click.echo(f"Användaren {name} är avstängd.", err=True)
 
 
@@ -164,20 +158,13 @@ def users_disable(name: str, state: str) -> None:
 @state_option
 def users_set_password(name: str, password_stdin: bool, state: str) -> None:
     """Byt en användares lösenord."""
-    from ..state.errors import StateError
     from ..state.users import set_password_hash
     from .passwords import WeakPassword, hash_password
     try:
         password_hash = hash_password(_password_from_stdin())
     except WeakPassword as exc:
         _fail(str(exc), 2)
-    store = _open(state)
-    try:
-        set_password_hash(store, name, password_hash)
-    except StateError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    _in_store(state, lambda s: set_password_hash(s, name, password_hash))
     click.echo(f"Lösenordet för {name} är bytt.", err=True)
 
 
@@ -188,15 +175,8 @@ def users_set_password(name: str, password_stdin: bool, state: str) -> None:
 def users_sign_ins(user_name: str | None, limit: int, state: str) -> None:
     """Visa inloggningsförsöken (revisionsspåret): vem, när, varifrån, utfall."""
     from ..privacy import clean_text
-    from ..state.errors import StateError
     from ..state.users import sign_in_history
-    store = _open(state)
-    try:
-        trail = sign_in_history(store, user_name, limit=limit)
-    except StateError as exc:
-        _fail(str(exc))
-    finally:
-        store.close()
+    trail = _in_store(state, lambda s: sign_in_history(s, user_name, limit=limit))
     for s in trail:
         click.echo(f"{_stockholm(s.at)}  {clean_text(s.user_name)}  från {s.address or 'okänd'}  "
                    f"{'lyckades' if s.success else 'misslyckades'}")

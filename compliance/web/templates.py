@@ -22,6 +22,7 @@ from ..dates_sv import date_sv
 from ..privacy import redact
 from ..reporting.scan_data import finding_id_text
 from ..resources import data_path
+from ..state.cli import CHANGE_LABELS, FIELD_LABELS
 from ..state.decisions import DECISION_LABELS
 from ..state.review import BEFORE_CHANGE, REVIEW_LABELS
 from ..vocabulary import EVENT_NAMES_SV, STATUS_SV
@@ -74,6 +75,6 @@ def templates() -> jinja2.Environment:
                              autoescape=True, undefined=jinja2.StrictUndefined, finalize=_finalize,
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(fid=fid, stockholm=stockholm, date_sv=date_sv, late=late, days=days)
-    env.globals.update(STATUS_SV=STATUS_SV, REVIEW_LABELS=REVIEW_LABELS, DECISION_LABELS=DECISION_LABELS,
+    env.globals.update(CHANGE_LABELS=CHANGE_LABELS, FIELD_LABELS=FIELD_LABELS, STATUS_SV=STATUS_SV, REVIEW_LABELS=REVIEW_LABELS, DECISION_LABELS=DECISION_LABELS,
                        EVENT_NAMES_SV=EVENT_NAMES_SV, BEFORE_CHANGE=BEFORE_CHANGE)
     return env
