@@ -297,3 +297,16 @@ def test_auditors_see_every_sign_in_and_decision_with_who_when_and_where(filled_
         made = finding_history(store, own).decisions[0][0]
         assert (made.by, made.source, made.from_address, made.reason) == ("anna", "web", "testclient", "Flyttat på begäran")
         assert get_finding(store, own).review.status == "justified"
+
+
+def test_a_fault_is_a_swedish_page_with_the_headers_and_one_log_line(filled_url, monkeypatch, caplog):
+    def broken(*args, **kw):
+        raise RuntimeError("K1 20121212-1212")
+    monkeypatch.setattr("compliance.web.app.finding_list", broken)
+    with _client(filled_url) as client:
+        sign_in(client, "anna")
+        answer = client.get("/")
+    assert answer.status_code == 500 and "Ett internt fel inträffade" in answer.text
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+    assert "RuntimeError" not in answer.text and "20121212" not in answer.text
+    assert [r.getMessage() for r in caplog.records if r.name == "compliance.web"] == ["internt fel vid GET /: RuntimeError"]

@@ -10,6 +10,7 @@ the server from `compliance/data/templates/web/`; forms work without any script.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import secrets
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..explain import deadline_sv
+from ..privacy import clean_text
 from ..state.decisions import DECISION_LABELS, record_decision
 from ..state.evidence import finding_evidence
 from ..state.errors import DecisionError, StateError, UnknownFinding, UsageError
@@ -46,6 +48,7 @@ from .security import OVERVIEW_CSP, SecurityHeaders, client_address, is_https
 from .sessions import COOKIE, LOGIN_COOKIE, Session, Sessions
 from .templates import templates, static_dir
 
+_log = logging.getLogger("compliance.web")
 DECISION_CHOICES = [(d, DECISION_LABELS[d]) for d in DECISIONS]
 MAX_FORM_BYTES = 256 * 1024
 _SAFE_NEXT = re.compile(r"^/(?!/)[^\\\s]*$")
@@ -109,7 +112,8 @@ class ReviewApp:
 
     def error(self, request: Request, status: int, message: str, auth: Auth | None = None) -> HTMLResponse:
         titles = {400: "Felaktig begäran", 403: "Åtkomst nekad", 404: "Sidan finns inte",
-                  405: "Metoden stöds inte", 429: "För många försök", 503: "Tjänsten är inte tillgänglig"}
+                  405: "Metoden stöds inte", 429: "För många försök", 500: "Internt fel",
+                  503: "Tjänsten är inte tillgänglig"}
         return self.render(request, "error.html", status, auth, title=titles.get(status, "Fel"),
                            message=message, code=status)
 
@@ -175,7 +179,7 @@ class ReviewApp:
             Route("/units/{unit}.csv", page(self.unit_csv), methods=["GET"]),
             Route("/overview", page(self.overview), methods=["GET"]),
             Route("/audit", page(self.audit_index), methods=["GET"]),
-            Route("/audit/cases/{case}", page(self.audit_case), methods=["GET"]),
+            Route("/audit/cases/{case:path}", page(self.audit_case), methods=["GET"]),
             Route("/admin/users", page(self.users), methods=["GET"]),
             Route("/admin/users", page(self.add_user), methods=["POST"]),
             Route("/admin/users/{name}/disable", page(self.disable_user), methods=["POST"]),
@@ -201,6 +205,11 @@ class ReviewApp:
                 return response
             except StateError as exc:
                 return self.error(request, 503, f"Tillståndet kan inte läsas just nu: {exc}")
+            except Exception as exc:  # noqa: BLE001 - a fault: a Swedish page with the headers, one log line
+                _log.error("internt fel vid %s %s: %s", request.method, clean_text(request.url.path),
+                           type(exc).__name__)
+                return self.error(request, 500, "Ett internt fel inträffade; försök igen eller kontakta "
+                                                "förvaltningen.")
         endpoint.__name__ = handler.__name__
         return endpoint
 

@@ -61,7 +61,7 @@ class ListFilter:
 
         def number(name: str, low: int, high: int) -> int | None:
             value = text(name)
-            if value is None or not value.isdigit():
+            if value is None or not (value.isascii() and value.isdigit()):   # not "²"
                 return None
             return min(max(int(value), low), high)
 
