@@ -89,8 +89,11 @@ def main() -> None:
               help="Överenskommelse (profil) att granska mot, t.ex. skarpnack-2018 eller gotland-2013.")
 @click.option("--no-docx", "no_docx", is_flag=True,
               help="Med --report: avvikelseutkasten bara som Markdown, inga Word-filer.")
+@click.option("--state", "state", metavar="URL",
+              help="Tillstånd att spara körningen i (en fil, sqlite:///SÖKVÄG eller postgresql://…): "
+                   "skriver changes.jsonl och låter utkasten och listorna följa granskningsbesluten.")
 def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile,
-         no_docx):
+         no_docx, state):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
     from .progress import progress_bar
@@ -106,7 +109,7 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
                           out_dir=out_dir, workers=workers, mapping=mapping, report=report,
                           progress_factory=progress_bar("händelser", "Granskar"), warn_days=warn_days,
                           profile=profile, docx=not no_docx,
-                          drafts_progress=progress_bar("fynd", "Avvikelseutkast"))
+                          drafts_progress=progress_bar("fynd", "Avvikelseutkast"), state=state)
     except (ScanError, RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
@@ -318,10 +321,13 @@ def _add_subpackage_commands() -> None:
     from .importers.cli import export_cmd, import_cmd
     from .reporting.cli import report
     from .state.cli import review
+    from .web.cli import serve, users
     main.add_command(import_cmd, "import")
     main.add_command(export_cmd, "export")
     main.add_command(report, "report")
     main.add_command(review, "review")
+    main.add_command(serve, "serve")
+    main.add_command(users, "users")
 
 
 _add_subpackage_commands()

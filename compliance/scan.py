@@ -48,6 +48,7 @@ class ScanResult:
     findings_lines: list[bytes] = field(default_factory=list)
     evidence_lines: list[bytes] = field(default_factory=list)
     cases_lines: list[bytes] = field(default_factory=list)
+    changes: Any = None      # with a state store: what changed since its last run (state.RunChanges)
 
     @property
     def rules(self) -> list[Rule]:
@@ -120,11 +121,12 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
              workers: int | None = None, mapping: str | None = None,
              report: bool = False, progress_factory: Callable[[int], Any] | None = None,
              warn_days: int = 5, profile: str = DEFAULT_PROFILE, docx: bool = True,
-             drafts_progress: Callable[[int], Any] | None = None) -> ScanResult:
+             drafts_progress: Callable[[int], Any] | None = None, state: str | None = None) -> ScanResult:
     """The whole scan: read, decide, and (with `out_dir`) write every output: the
     drafts in Markdown, and with `report` the reports for people (the drafts in Word too,
     unless `docx` is false). `progress_factory(events)` and `drafts_progress(findings)`
-    may give progress bars."""
+    may give progress bars. With `state` (a --state value) the night is recorded in the
+    store (compliance/nightly.py)."""
     ruleset, selection, program = prepare(rules_dir, profile)
     from .units import load_units
     units, cooperation = load_units(units_path)
@@ -134,9 +136,16 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     except ReadError as exc:
         raise ScanError(str(exc)) from None
     out = Path(out_dir) if out_dir is not None else None
+    from .state.errors import StateError
+    night = None
     try:
+        if state is not None and out is not None:
+            from .nightly import NightlyScan
+            night = NightlyScan(state, out)
         tmp = fresh_folder(out) if out is not None else None
-    except OutputError as exc:
+    except (OutputError, StateError) as exc:
+        if night is not None:
+            night.close()
         raise ScanError(str(exc)) from None
     clock = _PhaseClock()
     started = None
@@ -152,6 +161,8 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
         cases, counts = got.cases, got.counts
         result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
                             ruleset=ruleset, selection=selection)
+        if night is not None:
+            night.take_filings(cases)
         bar = progress_factory(counts["events"]) if progress_factory else None
         workers_now, started = started, None     # run_cases owns them from here
         _decide(cases, program, as_of, workers, bar.update if bar else None, result, warn_days,
@@ -164,16 +175,20 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
             try:
                 write_outputs(result, out, tmp, units_path, report=report, docx=docx,
                               register=(units, cooperation), workers=workers,
-                              progress=drafts_progress, clock=clock)
-            except OutputError as exc:
+                              progress=drafts_progress, clock=clock, night=night)
+            except (OutputError, StateError) as exc:
                 raise ScanError(str(exc)) from None
+            result.changes = night.changes if night is not None else None
             clock("writing outputs")
     except BaseException:
         if started is not None:
             started.close()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None and not (night is not None and night.committed):
+            shutil.rmtree(tmp, ignore_errors=True)    # (a committed run's is swapped in next time)
         raise
+    finally:
+        if night is not None:
+            night.close()
     return result
 
 
@@ -220,6 +235,8 @@ def summary_lines(result: ScanResult) -> list[str]:
     if result.selection is not None and result.selection.outside:
         lines.append(f"Regler i regelmappen som profilen {result.selection.profile.name} inte använder: "
                      + ", ".join(result.selection.outside))
+    if result.changes is not None:
+        lines.append(result.changes.summary_line())
     if result.errors:
         lines.append(f"FEL: {len(result.errors)} ärenden kunde inte bedömas av regelmotorn: "
                      + ", ".join(e["case"] for e in result.errors[:10]))

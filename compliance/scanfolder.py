@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
@@ -21,6 +22,7 @@ from . import calendar as vardagar
 from .reading import sha256_file
 
 if TYPE_CHECKING:
+    from .nightly import NightlyScan
     from .scan import ScanResult
 
 
@@ -88,16 +90,17 @@ def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, A
 def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path | str | None,
                   report: bool = False, docx: bool = True, register: Any = None,
                   workers: int = 2, progress: Any = None, clock: Any = None,
-                  review: Any = None) -> None:
+                  night: "NightlyScan | None" = None) -> None:
     """Write into the fresh folder `tmp`, then swap it in.
 
     The deviation drafts are rendered from the files just written, on the output side
     (`deviations.write_drafts`): Markdown always, Word too with `report` (unless not
-    `docx`). `register` is the unit register (`units.load_units`); `review` the state
-    store's view, finding id -> {"status": decision, "new": bool, "reference": a filed
-    deviation's}: decided findings get no draft, and the reports show the status."""
+    `docx`). `register` is the unit register (`units.load_units`). With a state store
+    (`night`), the store records the night once the files are written, the drafts and
+    reports follow what it says (finding id -> {"status", "new", "reference"}: decided
+    findings get no draft, the reports show the status), and it commits before the swap
+    (compliance/nightly.py)."""
     from .deviations import DraftWriteError, run_date, write_drafts
-    parent = out.resolve().parent
     try:
         _lines(tmp / "findings.jsonl", result.findings_lines)
         _jsonl(tmp / "rejects.jsonl", result.rejects)
@@ -107,26 +110,35 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
             _jsonl(tmp / "errors.jsonl", result.errors)
         (tmp / "manifest.json").write_bytes(
             orjson.dumps(manifest(result, units_path), option=orjson.OPT_INDENT_2) + b"\n")
-        written = run_date()
-        try:
-            write_drafts(tmp, register, written, formats={"md", "docx"} if report and docx else {"md"},
-                         decisions=review, workers=workers, progress=progress)
-        except DraftWriteError as exc:
-            raise OutputError(f"utkasten kan inte skrivas: {exc}") from None
-        if clock is not None:
-            clock("drafts")
-        if report:
-            from .reporting import build_reports
-            build_reports(tmp, tmp, Path(units_path) if units_path else None, run_date=written,
-                          drafts=False, review=review)
+        with night.recording(result, tmp) if night is not None else nullcontext(None) as review:
+            written = run_date()
+            try:
+                write_drafts(tmp, register, written, formats={"md", "docx"} if report and docx else {"md"},
+                             decisions=review, workers=workers, progress=progress)
+            except DraftWriteError as exc:
+                raise OutputError(f"utkasten kan inte skrivas: {exc}") from None
             if clock is not None:
-                clock("reports")
-        old = None
-        if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+                clock("drafts")
+            if report:
+                from .reporting import build_reports
+                build_reports(tmp, tmp, Path(units_path) if units_path else None, run_date=written,
+                              drafts=False, review=review)
+                if clock is not None:
+                    clock("reports")
+        swap_in(tmp, out)
     except OSError as exc:
         raise OutputError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None
+
+
+def swap_in(tmp: Path, out: Path) -> None:
+    """Put the finished folder `tmp` in the place of `out` (which may not exist), then
+    delete the previous outputs."""
+    from .nightly import checkpoint
+    old = None
+    if out.exists():
+        old = out.resolve().parent / f".{out.name}.old-{os.getpid()}"
+        out.rename(old)
+        checkpoint("swapping")
+    tmp.rename(out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

@@ -65,7 +65,7 @@ def test_four_nights_give_exactly_the_changes_of_each_night(store, tmp_path):
     assert brief(lines) == [(absent["id"], "reopened", {
         "due": {"old": "2025-03-03", "new": "2025-03-05"},
         "rule_version": {"old": "2018-04-17", "new": "2025-01-01"}})]
-    assert changes.summary_line() == "Ändringar sedan förra körningen: nya 0, ändrade 0, lösta 0, återkomna 1"
+    assert changes.summary_line() == "Ändringar sedan förra körningen: nya 0, ändrade 0, lösta 0, återöppnade 1"
 
     # Nothing changes: an empty changes.jsonl, and ids stable all along.
     changes, lines = night(store, "2025-03-14", [absent_back, late_violation, clock_moved], tmp_path)

@@ -1,4 +1,4 @@
-"""`compliance report SCAN_DIR [--out DIR] [--units FILE] [--no-docx]`.
+"""`compliance report SCAN_DIR [--out DIR] [--units FILE] [--no-docx] [--state URL]`.
 
 The reports are written into a hidden folder inside DIR first and moved into place only
 when all of them are done: a full disk or a killed run leaves DIR as it was (at most the
@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Mapping
 
 import click
 
@@ -58,7 +59,7 @@ def check_out(out: Path, scan_dir: Path) -> None:
 
 
 def write_reports(scan_dir: Path, out: Path, units_path: Path | None, docx: bool = True,
-                  progress=None) -> list[Path]:
+                  progress=None, review: Mapping[str, Mapping] | None = None) -> list[Path]:
     """Build every report in a hidden folder inside `out`, then move each into place and
     remove what a previous report wrote and this one did not (a unit with no findings
     left keeps no old list; the drafts' folder is replaced whole). Returns the paths in
@@ -74,7 +75,7 @@ def write_reports(scan_dir: Path, out: Path, units_path: Path | None, docx: bool
     except OSError as exc:
         raise ReportError(f"{out}: mappen kan inte skapas: {os_error_sv(exc)}") from None
     try:
-        built = build_reports(scan_dir, staging, units_path, docx=docx, progress=progress)
+        built = build_reports(scan_dir, staging, units_path, docx=docx, progress=progress, review=review)
         previous = {p for pattern in REPORT_FILES for p in out.glob(pattern)}
         replace_folder(staging / DRAFTS, out / DRAFTS)
         final = sorted((out / DRAFTS).iterdir())
@@ -110,17 +111,26 @@ def _fail(message: str) -> None:
               help="Enhetsregister (units.toml/units.json); standard: det som skanningen använde.")
 @click.option("--no-docx", "no_docx", is_flag=True,
               help="Avvikelseutkasten bara som Markdown, inga Word-filer.")
-def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None, no_docx: bool) -> None:
+@click.option("--state", "state", metavar="URL", default=None,
+              help="Tillståndet (en fil, sqlite:///SÖKVÄG eller postgresql://…): listorna och översikten "
+                   "visar granskningsstatus och vad som är nytt, utkasten följer besluten.")
+def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None, no_docx: bool,
+           state: str | None) -> None:
     """Skriv rapporterna för människor ur en skanningsmapp: avvikelseutkast (Markdown och
     Word), enheternas listor (Excel och CSV), kommande tidsfrister och overview.html."""
     from ..progress import progress_bar
+    from ..state.errors import StateError
     out = out_dir or scan_dir
     try:
+        review = None
+        if state is not None:
+            from ..nightly import report_review
+            review = report_review(state, scan_dir)
         paths = write_reports(scan_dir, out, units_path, docx=not no_docx,
-                              progress=progress_bar("fynd", "Avvikelseutkast"))
+                              progress=progress_bar("fynd", "Avvikelseutkast"), review=review)
     except DraftWriteError as exc:
         _fail(f"{exc.path}: {os_error_sv(exc.error)}" if exc.error else str(exc))
-    except (NotAScanFolder, ReportError, UnitRegisterError) as exc:
+    except (NotAScanFolder, ReportError, UnitRegisterError, StateError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("avbruten; rapportmappen är som förut")

@@ -9,10 +9,11 @@ before, and what people decided about the findings.
 
 One module per concept: address (the --state value), store (opening, transactions,
 locks), migrate (schema versions), schema (tables), runs (recording a scan), changes
-(changes.jsonl), filings (the log's deviation.filed), decisions, review (status and
-queries), users (the review app's users and sign-ins), cache (per-case results for
-incremental scans), cli (`compliance review`). SQLAlchemy is imported by these modules,
-not by `compliance` itself: a scan without --state never loads it.
+(changes.jsonl), evidence (each case's evidence events and summary), filings (the log's
+deviation.filed), decisions, review (status and queries), users (the review app's
+users and sign-ins), cache (per-case results for incremental scans), cli (`compliance
+review`). SQLAlchemy is imported by these modules, not by `compliance` itself: a scan
+without --state never loads it.
 """
 
 from importlib import import_module
@@ -25,6 +26,9 @@ _EXPORTS = {
     "DECISION_LABELS": "decisions", "Decision": "decisions", "record_decision": "decisions",
     "DecisionError": "errors", "NotAStore": "errors", "StateError": "errors", "StoreBusy": "errors",
     "StoreMissing": "errors", "StoreTooNew": "errors", "UnknownFinding": "errors", "UsageError": "errors",
+    "CaseDetails": "evidence", "case_details": "evidence", "case_evidence": "evidence",
+    "case_summary": "evidence", "evidence_of": "evidence", "finding_evidence": "evidence",
+    "summary_of": "evidence",
     "DeviationFiling": "filings",
     "FindingHistory": "review", "Review": "review", "ReviewedFinding": "review",
     "deviation_references": "review", "finding_history": "review", "get_finding": "review",
@@ -33,7 +37,7 @@ _EXPORTS = {
     "Store": "store", "open_store": "store",
     "User": "users", "add_user": "users", "get_user": "users", "list_users": "users",
     "disable_user": "users", "set_password_hash": "users", "record_sign_in": "users",
-    "failed_sign_ins": "users", "sign_in_history": "users",
+    "failed_sign_ins": "users", "sign_in_history": "users", "recent_sign_ins": "users",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -16,7 +16,7 @@ import orjson
 
 STATE_HELP = ("Tillståndet: en fil, sqlite:///SÖKVÄG eller postgresql://användare@värd/databas "
               "(eller miljövariabeln COMPLIANCE_STATE).")
-CHANGE_LABELS = {"new": "ny", "changed": "ändrad", "resolved": "löst", "reopened": "återkommen"}
+CHANGE_LABELS = {"new": "ny", "changed": "ändrad", "resolved": "löst", "reopened": "återöppnad"}
 FIELD_LABELS = {"status": "status", "due": "förfaller", "actual": "utfört", "rule_version": "regelversion"}
 STATE_LABELS = {"present": "aktuell", "resolved": "löst"}
 
@@ -182,7 +182,8 @@ def review_history(finding_id: str, state: str) -> None:
                        f"{CHANGE_LABELS[entry.change]}" + (f": {fields}" if fields else ""))
             continue
         d, stale = entry
-        text = f"  {_stockholm(d.at)}  beslut av {clean_text(d.by)} ({d.source}): {DECISION_LABELS[d.decision]}"
+        where = f", från {clean_text(d.from_address)}" if d.from_address else ""   # the review app's client
+        text = f"  {_stockholm(d.at)}  beslut av {clean_text(d.by)} ({d.source}{where}): {DECISION_LABELS[d.decision]}"
         if d.reference:
             text += f" {_quoted(d.reference)}"
         if d.reason:

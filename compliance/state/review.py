@@ -243,8 +243,37 @@ def deviation_references(store: Store) -> dict[str, str]:
 
 
 def _decided_present(store: Store) -> dict[str, Review]:
-    where = findings.c.state == "present"
     with store.read() as conn:
-        decided = decisions_of(conn, where=where)
-        material = material_change_runs(conn, where=where) if decided else {}
+        return _decided(conn)
+
+
+def _decided(conn: Connection) -> dict[str, Review]:
+    """The review of every present finding that has a decision."""
+    where = findings.c.state == "present"
+    decided = decisions_of(conn, where=where)
+    material = material_change_runs(conn, where=where) if decided else {}
     return {fid: review_of(ds, material.get(fid)) for fid, ds in decided.items()}
+
+
+def report_states(conn: Connection, *, with_new: bool = True) -> dict[str, dict[str, Any]]:
+    """What the reports and drafts are told about the present findings (state.md, "What
+    the reports do with it"): finding id -> {"status": review status, "reference": the
+    filed deviation or None, "new": new or reopened in the newest run}.
+
+    Only findings with a decision or new tonight are named (a few, not the night's
+    hundreds of thousands); any other finding is open and not new. `with_new=False`
+    leaves "new" out, for a scan folder that is not the newest run's (the reports then
+    take it from the folder's own changes.jsonl).
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for fid, review in _decided(conn).items():
+        out[fid] = {"status": review.status, "reference": review.deviation_reference}
+        if with_new:
+            out[fid]["new"] = False
+    if with_new:
+        h = finding_changes
+        newest = latest_run(conn)
+        for fid in conn.execute(select(h.c.finding_id).where(h.c.run_id == newest,
+                                                             h.c.change.in_(("new", "reopened")))).scalars():
+            out.setdefault(fid, {"status": "open", "reference": None})["new"] = True
+    return out

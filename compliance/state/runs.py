@@ -33,6 +33,7 @@ from .. import __version__
 from .cache import CaseResult, put_case_results
 from .changes import MATERIAL_FIELDS, write_changes
 from .errors import StateError
+from .evidence import CaseDetails, put_case_details
 from .filings import DeviationFiling, earliest_filings, record_log_decisions
 from .schema import finding_changes, findings, runs
 from .store import Store
@@ -56,6 +57,8 @@ class RunInfo:
     counts: Mapping[str, Any] = field(default_factory=dict)
     started_at: dt.datetime | None = None
     tool_version: str = __version__
+    out_dir: str | None = None        # the scan's --out, where its outputs are swapped in
+    staged_dir: str | None = None     # the folder they are written into before the swap
 
 
 @dataclass(frozen=True)
@@ -73,9 +76,13 @@ class RunChanges:
 
     def summary_line(self) -> str:
         """The line for the scan's summary on stderr."""
-        since = "förra körningen" if self.previous_run is not None else "tomt tillstånd"
-        return (f"Ändringar sedan {since}: nya {self.new}, ändrade {self.changed}, "
-                f"lösta {self.resolved}, återkomna {self.reopened}")
+        since = ("sedan förra körningen" if self.previous_run is not None
+                 else "(första körningen i tillståndet)")
+        return (f"Ändringar {since}: nya {self.new}, ändrade {self.changed}, "
+                f"lösta {self.resolved}, återöppnade {self.reopened}")
+
+    def counts(self) -> dict[str, int]:
+        return {"new": self.new, "changed": self.changed, "resolved": self.resolved, "reopened": self.reopened}
 
 
 # The night's findings, before they are compared with the stored ones: the columns of
@@ -95,6 +102,24 @@ def latest_run(conn: Connection) -> int | None:
     return conn.execute(select(func.max(runs.c.id))).scalar()
 
 
+@dataclass(frozen=True)
+class Publication:
+    """Where the newest run's outputs were staged and are to be swapped in."""
+
+    run_id: int
+    out_dir: str
+    staged_dir: str
+
+
+def latest_publication(conn: Connection) -> Publication | None:
+    """The newest run's output folders (None: no run, or one recorded without them)."""
+    row = conn.execute(select(runs.c.id, runs.c.out_dir, runs.c.staged_dir)
+                       .where(runs.c.id == select(func.max(runs.c.id)).scalar_subquery())).first()
+    if row is None or not row.out_dir or not row.staged_dir:
+        return None
+    return Publication(row.id, row.out_dir, row.staged_dir)
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -112,6 +137,7 @@ class Recording:
             as_of=info.as_of, profile=info.profile, rules_digest=info.rules_digest,
             inputs=list(info.inputs), counts=dict(info.counts), started_at=started, ended_at=started,
             tool_version=info.tool_version, findings=0, new=0, changed=0, resolved=0, reopened=0,
+            out_dir=info.out_dir, staged_dir=info.staged_dir,
         ).returning(runs.c.id)).scalar_one()
         staged_findings.create(conn)
         self._filings: list[DeviationFiling] = []
@@ -147,6 +173,13 @@ class Recording:
         """Keep cases' results for the next incremental scan (same transaction)."""
         self._check_open()
         put_case_results(self._conn, self.run_id, results)
+
+    def put_case_details(self, details: Iterable[CaseDetails]) -> int:
+        """Every case's summary and evidence rows, for the review app (call once, with all
+        the run's cases; `evidence.case_details` pairs them). Unchanged cases are not
+        rewritten; cases gone from the log are removed. Returns how many were written."""
+        self._check_open()
+        return put_case_details(self._conn, self.run_id, details)
 
     def finish(self) -> RunChanges:
         """Compare with the store, apply the changes, record the log's decisions."""
@@ -189,6 +222,14 @@ class Recording:
         if self.changes is None:
             raise RuntimeError("write_changes before finish")
         write_changes(self._conn, self.run_id, Path(path), self._store.dialect)
+
+    def report_states(self) -> dict[str, dict[str, Any]]:
+        """What the drafts and reports of this run are told (`review.report_states`),
+        inside the transaction: the log's filings and tonight's changes count."""
+        if self.changes is None:
+            raise RuntimeError("report_states before finish")
+        from .review import report_states
+        return report_states(self._conn)
 
     def _check_open(self) -> None:
         if self.changes is not None:

@@ -83,6 +83,11 @@ runs = Table(
     Column("changed", Integer, nullable=False),
     Column("resolved", Integer, nullable=False),
     Column("reopened", Integer, nullable=False),
+    # A scan's --out and the folder its outputs were written into before the swap: the
+    # store commits first, then the folder is swapped in; a scan killed in between is
+    # finished by the next one (compliance/nightly.py).
+    Column("out_dir", Text),
+    Column("staged_dir", Text),
 )
 
 # Every finding ever seen, by its stable id, with its current (or last known) fields.
@@ -193,4 +198,32 @@ case_results = Table(
     Column("evidence", LargeBinary, nullable=False),
     Column("summary", LargeBinary, nullable=False),
     Column("run_id", ForeignKey("runs.id"), nullable=False),
+)
+
+# The newest run's view of each case, for the review app and its drafts: the case's
+# summary (its cases.jsonl line: routing, meetings, the statistics' facts) and the events
+# its findings cite (its evidence.jsonl lines). Pseudonymous, as the scan's outputs are.
+# A case is rewritten only when its lines change (`digest`); `run_id` is the run that
+# wrote it last.
+case_summaries = Table(
+    "case_summaries", metadata,
+    Column("case", String, primary_key=True),
+    Column("summary", Text, nullable=False),       # the cases.jsonl line (JSON)
+    Column("digest", String(64), nullable=False),  # of the summary and the evidence rows
+    Column("run_id", ForeignKey("runs.id"), nullable=False),
+)
+
+evidence = Table(
+    "evidence", metadata,
+    Column("case", ForeignKey("case_summaries.case"), primary_key=True),
+    Column("id", String, primary_key=True),        # the event's id
+    Column("seq", Integer, nullable=False),        # its place in the case's evidence.jsonl lines
+    Column("type", String(64), nullable=False),
+    Column("date", String(10)),                    # local date in Stockholm, ISO
+    Column("time", String(8)),                     # local time HH:MM, or None
+    Column("unit", String),
+    Column("meeting", String),
+    Column("to", String),
+    Column("kind", String(32)),
+    Column("planned", String(10)),
 )

@@ -159,3 +159,17 @@ def sign_in_history(store: Store, user_name: str | None = None, limit: int = 100
         query = query.where(sign_ins.c.user_name == user_name)
     with store.read() as conn:
         return [SignIn(r["user_name"], r["at"], r["address"], r["success"]) for r in conn.execute(query).mappings()]
+
+
+def recent_sign_ins(store: Store, since: dt.datetime, *, user_name: str | None = None,
+                    address: str | None = None) -> list[SignIn]:
+    """The attempts since a moment, of a user or from an address, newest first (the
+    review app's attempt limit needs their times, not only their number)."""
+    query = (select(sign_ins).where(sign_ins.c.at >= since)
+             .order_by(sign_ins.c.at.desc(), sign_ins.c.id.desc()))
+    if user_name is not None:
+        query = query.where(sign_ins.c.user_name == user_name)
+    if address is not None:
+        query = query.where(sign_ins.c.address == address)
+    with store.read() as conn:
+        return [SignIn(r["user_name"], r["at"], r["address"], r["success"]) for r in conn.execute(query).mappings()]
