@@ -284,7 +284,7 @@ def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1)
         if pool is not None:
             pool.shutdown(cancel_futures=True)
     for item, path in zip(got.inputs, paths):
-        item["sha256"] = _sha256(path)
+        item["sha256"] = sha256_file(path)
     return got
 
 
@@ -354,7 +354,7 @@ def _unreadable(path: Path | str, exc: OSError) -> ReadError:
     return ReadError(f"{path}: kan inte läsas: {exc.strerror or exc}")
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):

@@ -329,32 +329,29 @@ def describe_error(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _read_toml(path: Path) -> tuple[dict[str, Any], bytes]:
+def _load(path: Path, model: type[_Strict]) -> Any:
+    """A TOML file as `model`, with its file name and digest; errors name file and key."""
     try:
         raw = path.read_bytes()
-        return tomllib.loads(raw.decode("utf-8")), raw
+        data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise RuleError(f"{path}: regelfilen kan inte läsas: {exc}") from None
+    try:
+        loaded = model.model_validate(data)
+    except ValidationError as exc:
+        raise RuleError(f"{path}: {describe_error(exc)}") from None
+    return loaded.model_copy(update={"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
 
 
 def load_rule(path: Path) -> Rule:
-    data, raw = _read_toml(path)
-    try:
-        rule = Rule.model_validate(data)
-    except ValidationError as exc:
-        raise RuleError(f"{path}: {describe_error(exc)}") from None
+    rule = _load(path, Rule)
     if rule.id != path.stem:
         raise RuleError(f"{path}: id {rule.id!r} ska vara filens namn {path.stem!r}")
-    return rule.model_copy(update={"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
+    return rule
 
 
 def load_definitions(path: Path) -> Definitions:
-    data, raw = _read_toml(path)
-    try:
-        defs = Definitions.model_validate(data)
-    except ValidationError as exc:
-        raise RuleError(f"{path}: {describe_error(exc)}") from None
-    return defs.model_copy(update={"file": path.name, "sha256": hashlib.sha256(raw).hexdigest()})
+    return _load(path, Definitions)
 
 
 def default_rules_dir() -> Path:

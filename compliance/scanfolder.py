@@ -8,7 +8,6 @@ report` needs to build the reports for people from the folder alone (docs/design
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import tempfile
@@ -20,6 +19,7 @@ import orjson
 
 from . import __version__
 from . import calendar as vardagar
+from .reading import sha256_file
 
 if TYPE_CHECKING:
     from .nightly import NightlyScan
@@ -68,14 +68,6 @@ def _jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     with path.open("wb") as fh:
         for row in rows:
             fh.write(orjson.dumps(row) + b"\n")
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The page is loaded from a copy with a probe script put in front of everything else; the
 probe records what the browser fetched, every load error and CSP violation, and the
 rendered text (innerText), and leaves them in the DOM that `--dump-dom` prints.
-Skips, saying why, where chromium is missing or cannot start (.ci/install-chromium.sh
+Skips, saying why, where chromium is missing or cannot start (.ci/install-tools.sh
 installs it); with COMPLIANCE_CI=1 (on CI, where it must run) that is a failure instead.
 """
 
@@ -78,7 +78,7 @@ def probe_page(page: Path, tmp: Path) -> tuple[dict, str]:
     exe = find_chromium()
     if exe is None:
         unavailable("chromium is not installed (Debian package 'chromium'; "
-                    "run .ci/install-chromium.sh as root)")
+                    "run .ci/install-tools.sh as root)")
     text = page.read_text(encoding="utf-8")
     probed = tmp / "probe.html"
     probed.write_text(text.replace("<head>", "<head>" + PROBE, 1), encoding="utf-8")
