@@ -56,10 +56,12 @@ def outputs(out: Path) -> dict:
             "drafts": {name: data for name, data in tree(out).items() if name.startswith("deviations/")}}
 
 
-@pytest.fixture
-def reference(new_store_url, tmp_path) -> list[dict]:
-    """The nights' outputs from an uninterrupted sequence on a store of its own."""
-    state, out = new_store_url(), tmp_path / "reference"
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> list[dict]:
+    """The nights' outputs from an uninterrupted sequence on a store of its own (SQLite:
+    a PostgreSQL store must give the same outputs)."""
+    folder = tmp_path_factory.mktemp("reference")
+    state, out = str(folder / "state.db"), folder / "out"
     nights = []
     for day in NIGHTS:
         scan(out, day, "--state", state)

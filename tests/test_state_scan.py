@@ -8,6 +8,8 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -30,10 +32,13 @@ def cli(*args: str, env: dict | None = None):
     return result
 
 
-def scan(out: Path, as_of: str, *extra, log: Path = LOG):
-    result = cli("scan", log, "--units", UNITS, "--as-of", as_of, "--out", out, "--workers", "1", *extra)
-    assert result.exit_code == 0, result.stderr
-    return result
+def scan(out: Path, as_of: str, *extra, log: Path = LOG) -> subprocess.CompletedProcess:
+    """One nightly scan, as cron runs it: a process of its own."""
+    proc = subprocess.run([sys.executable, "-m", "compliance", "scan", str(log), "--units", str(UNITS),
+                           "--as-of", as_of, "--out", str(out), "--workers", "1", *map(str, extra)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    return proc
 
 
 def jsonl(path: Path) -> list[dict]:
