@@ -101,6 +101,56 @@ class OutsideCalendar(Exception):
                          f"(åren {vardagar.MIN_YEAR}–{vardagar.MAX_YEAR})")
 
 
+# Always true, and last in every join test of a rule (see `guarded`): a fact's type is
+# never the trigger's.
+NOT_A_TRIGGER = {"$neq": {"t": {"trig": "t"}}}
+
+
+def guarded(definition: dict[str, Any]) -> dict[str, Any]:
+    """The ruleset with a test that is always true (`t != trig.t`) appended to every
+    condition that compares a fact with an earlier one.
+
+    durable-rules 2.0.28 evaluates such a condition (`$and` of tests) in
+    `reduceExpressionSequence` (events.c): when a test is false it skips ahead to the
+    sequence's end marker, but it starts by stepping over the test right after the false
+    one. When the false test is the *last* one, it steps over the end marker itself and
+    reads on past the condition's tests into whatever memory follows, until it meets a
+    byte that looks like an end marker or an unmapped page: the segfaults, `MemoryError`s
+    and `free(): invalid pointer` of docs/durable-rules-notes.md (crash 3), which came and
+    went with memory layout (a worker forked after a scan in the same process crashed on
+    its second batch). With an always-true test last, a false test is never the last one,
+    and the step it skips is that test. The test is an inequality, so that it stays out
+    of the hash durable-rules files a join's frames under (an equality on `sid` instead
+    lost matches).
+    """
+    out: dict[str, Any] = {}
+    for name, rule in definition.items():
+        conditions = []
+        for cond in rule.get("all", []):
+            (alias, test), = cond.items()
+            if isinstance(test, dict) and "$and" in test and _compares_facts(test["$and"]):
+                test = {"$and": [*test["$and"], NOT_A_TRIGGER]}
+            conditions.append({alias: test})
+        out[name] = dict(rule, all=conditions)
+    return out
+
+
+def _compares_facts(tests: list[dict[str, Any]]) -> bool:
+    """Whether a test reads a field of an earlier fact: `{"day": {"hm": "day"}}`,
+    `{"$gt": {"day": {"$sub": {"$l": {"hm": "day"}, "$r": 21}}}}`."""
+    def refers(operand: Any) -> bool:
+        if not isinstance(operand, dict):
+            return False
+        return any(refers(v) if k.startswith("$") else isinstance(v, str) for k, v in operand.items())
+
+    def test_refers(test: dict[str, Any]) -> bool:
+        (key, value), = test.items()
+        if key.startswith("$"):                  # {"$gt": {field: operand}}
+            return any(refers(v) for v in value.values())
+        return refers(value)                     # {field: operand}
+    return any(test_refers(t) for t in tests)
+
+
 @dataclass
 class CaseRun:
     """One case in a session: its facts by id, where each came from, and what matched."""
@@ -122,7 +172,7 @@ class Session:
         self.engine = load_engine()
         # A ruleset's name must be its own in the process (the replay holds two).
         self.handle = self.engine.create_ruleset(f"compliance-{program.digest()[:12]}",
-                                                 json.dumps(program.definition))
+                                                 json.dumps(guarded(program.definition)))
         self.program = program
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}
