@@ -19,6 +19,7 @@ import orjson
 
 from . import __version__
 from . import calendar as vardagar
+from .pool import signals_held
 
 if TYPE_CHECKING:
     from .scan import ScanResult
@@ -109,12 +110,14 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
         if report:
             from .reporting import build_reports
             build_reports(tmp, tmp, Path(units_path) if units_path else None)
-        old = None
-        if out.exists():
-            old = parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        # The swap: no signal may stop it between the two renames.
+        with signals_held():
+            old = None
+            if out.exists():
+                old = parent / f".{out.name}.old-{os.getpid()}"
+                out.rename(old)
+            tmp.rename(out)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
     except OSError as exc:
         raise OutputError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None
