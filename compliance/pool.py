@@ -364,25 +364,32 @@ def _crash_for_test() -> None:
 
 
 def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
-    """Decide a batch of cases (consecutive in case order) in this worker.
+    """Decide a batch of cases (consecutive in case order) in this worker, together: one
+    durable-rules call per stage for all of them.
 
     The batch's findings, evidence and summaries come back as one block of JSON lines
     each, in case order: a million events make a hundred thousand cases, and one small
-    object per batch is much cheaper to send and to keep than one per case.
+    object per batch is much cheaper to send and to keep than one per case. A case that
+    cannot be decided is an error line; if the engine refuses the batch as a whole, each
+    case is decided alone, so that only the case at fault is an error.
     """
-    from .session import CaseTooLarge, OutsideCalendar
+    from .decide import CaseFailure
+    if _FAULT_CASE is not None and any(case == _FAULT_CASE for case, _ in batch):
+        _crash_for_test()
+    cases = [(case, orjson.loads("[" + ",".join(packed) + "]")) for case, packed in batch]   # CompactEvents
+    try:
+        outcomes = _DECIDER.decide_each(cases)
+    except Exception:
+        outcomes = []
+        for one in cases:
+            try:
+                outcomes += _DECIDER.decide_each([one])
+            except Exception as exc:
+                outcomes.append(CaseFailure(one[0], exc))
     findings, evidence, summaries, tally, drafts, errors = [], [], [], [], [], []
-    for case, packed in batch:
-        if _FAULT_CASE is not None and case == _FAULT_CASE:
-            _crash_for_test()
-        events = orjson.loads("[" + ",".join(packed) + "]")    # CompactEvents, as lists
-        try:
-            (outcome,) = _DECIDER.decide([(case, events)])
-        except (CaseTooLarge, OutsideCalendar) as exc:
-            errors.append({"case": case, "reason": str(exc)})
-            continue
-        except Exception as exc:  # an action or a fact that failed: this case, not the scan
-            errors.append({"case": case, "reason": f"{type(exc).__name__}: {exc}"})
+    for outcome in outcomes:
+        if isinstance(outcome, CaseFailure):
+            errors.append({"case": outcome.case, "reason": outcome.reason})
             continue
         findings.append(_jsonl(outcome.findings))
         evidence.append(_jsonl(outcome.evidence))

@@ -167,6 +167,26 @@ def test_a_false_last_test_in_a_join_does_not_crash_a_worker(tmp_path):
         assert manifest["counts"]["engine_retried_batches"] == 0
 
 
+def test_an_exception_while_deriving_a_fact_fails_its_case_aloud(monkeypatch, scan):
+    """durable-rules swallows exceptions raised in action callbacks (upstream #305); the
+    session takes the matches itself, so an exception while it computes a derived fact
+    (here the 30-day deadline's roll) fails that case with the reason, and no other."""
+    import compliance.session as session
+    original = session.calendar_fn
+
+    def failing(fn, day, arg):
+        if dt.date.fromordinal(day) == dt.date(2025, 4, 2):    # K1's start + 30
+            raise ValueError("kalendern svarade inte")
+        return original(fn, day, arg)
+    monkeypatch.setattr(session, "calendar_fn", failing)
+    lines = _invitation_case("K1", "2025-03-11", "2025-04-20") + _invitation_case("K2", "2025-03-11")
+    lines = [line.replace('"2025-03-01"', '"2025-03-03"') if '"K1-' in line else line for line in lines]
+    result = scan(lines)
+    assert result.errors == [{"case": "K1", "reason": "faktumet clock i regeln meeting-within-30-days kunde "
+                                                      "inte räknas ut: ValueError: kalendern svarade inte"}]
+    assert {f["case"] for f in result.findings} == {"K2"}
+
+
 def test_no_crash_no_retry_and_every_case_decided(scan):
     lines = []
     for n in range(120):
