@@ -97,7 +97,7 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
     from .progress import progress_bar
-    from .scan import ScanError, run_scan, summary_lines
+    from .scan import ScanError, ScanInterrupted, run_scan, summary_lines
     as_of_date = _as_of(as_of, warn_days)
     _check_profile(profile)
     try:
@@ -112,8 +112,12 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
                           drafts_progress=progress_bar("fynd", "Avvikelseutkast"), state=state)
     except (ScanError, RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
+    except ScanInterrupted as exc:      # SIGTERM, SIGHUP, Ctrl-C: 143, 129, 130
+        click.echo(f"compliance: {exc}", err=True)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        _fail("avbruten; tidigare utdata är orörda")
+        click.echo("compliance: avbruten av Ctrl-C (SIGINT); inget skrevs, tidigare utdata är orörda", err=True)
+        sys.exit(130)
     for line in summary_lines(result):
         click.echo(line, err=True)
     click.echo(f"Utdata: {out_dir}", err=True)

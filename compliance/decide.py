@@ -25,6 +25,20 @@ from .session import CaseRun, Session, calendar_fn
 
 
 @dataclass
+class CaseFailure:
+    """A case that could not be decided, and why (its `reason` is one line for errors.jsonl)."""
+    case: str
+    error: Exception
+
+    @property
+    def reason(self) -> str:
+        from .session import CaseTooLarge, OutsideCalendar, SessionError
+        if isinstance(self.error, (CaseTooLarge, OutsideCalendar, SessionError)):
+            return str(self.error)
+        return f"{type(self.error).__name__}: {self.error}"
+
+
+@dataclass
 class CaseOutcome:
     """What deciding one case gave, as the lines of the output files."""
     case: str
@@ -44,14 +58,41 @@ class Decider:
         self.session = Session(program, as_of, warn_days)
 
     def decide(self, cases: list[tuple[str, list[CompactEvent]]], keep_run: bool = False) -> list[CaseOutcome]:
+        """Decide cases together (one durable-rules call per stage for all of them); a
+        case that cannot be decided raises its error."""
+        outcomes = self.decide_each(cases, keep_run)
+        for o in outcomes:
+            if isinstance(o, CaseFailure):
+                raise o.error
+        return outcomes     # type: ignore[return-value]
+
+    def decide_each(self, cases: list[tuple[str, list[CompactEvent]]],
+                    keep_run: bool = False) -> list[CaseOutcome | CaseFailure]:
+        """Decide cases together; each its outcome, or its failure (the others go on).
+        An error of the engine itself (a refused fact) raises: the batch is then run
+        again one case at a time by the caller."""
         ordered = [order_events(events, self.as_of) for _, events in cases]
-        inputs = []
-        for events in ordered:
-            facts, sources = event_facts(events, self.program.needs, self.as_of)
+        inputs: list[list[tuple[dict[str, Any], str | None]]] = []
+        failed: dict[int, Exception] = {}
+        for k, events in enumerate(ordered):
+            try:
+                facts, sources = event_facts(events, self.program.needs, self.as_of)
+            except Exception as exc:
+                failed[k] = exc
+                facts, sources = [], []
             inputs.append(list(zip(facts, sources)))
         runs = self.session.run(inputs)
-        return [self._outcome(case, events, run, keep_run)
-                for (case, _), events, run in zip(cases, ordered, runs)]
+        out: list[CaseOutcome | CaseFailure] = []
+        for k, ((case, _), events, run) in enumerate(zip(cases, ordered, runs)):
+            error = failed.get(k) or run.error
+            if error is None:
+                try:
+                    out.append(self._outcome(case, events, run, keep_run))
+                    continue
+                except Exception as exc:
+                    error = exc
+            out.append(CaseFailure(case, error))
+        return out
 
     # --- findings ---------------------------------------------------------------------------
 

@@ -525,27 +525,55 @@ def write_drafts(scan_dir: os.PathLike | str, register: Any, written: dt.date,
 
 def _in_workers(batches: Iterator[list[Any]], workers: int, init: tuple) -> Iterator[tuple]:
     """The batches rendered by `workers` forked processes, a few at a time (memory flat:
-    the scan folder is read only as fast as the drafts are written)."""
+    the scan folder is read only as fast as the drafts are written).
+
+    Rendering is plain Python, so a worker that dies was killed from outside (the OOM
+    killer, an operator): the batches it and its pool still had, and those to come, are
+    rendered here instead. The drafts are the same; only slower."""
     import multiprocessing as mp
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures.process import BrokenProcessPool
+
+    here: list[_Renderer] = []
+    lost: list[list[Any]] = []
+
+    def render_here(batch: list[Any]) -> tuple:
+        if not here:
+            here.append(_Renderer(*init))
+        return here[0].batch(batch)
+
+    def finished(done: set) -> Iterator[tuple]:
+        for fut in done:
+            batch = pending.pop(fut)
+            try:
+                yield fut.result()
+            except BrokenProcessPool:
+                lost.append(batch)
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
                              initializer=_init_renderer, initargs=init) as pool:
-        pending = set()
+        pending: dict[Any, list[Any]] = {}
         try:
             for batch in batches:
-                pending.add(pool.submit(_render_batch, batch))
+                if lost:                    # the pool broke: the rest is rendered here
+                    lost.append(batch)
+                    continue
+                try:
+                    pending[pool.submit(_render_batch, batch)] = batch
+                except BrokenProcessPool:
+                    lost.append(batch)
+                    continue
                 if len(pending) >= 3 * workers:
-                    done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for fut in done:
-                        yield fut.result()
+                    done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
+                    yield from finished(done)
             while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    yield fut.result()
+                done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
+                yield from finished(done)
         finally:
             for fut in pending:
                 fut.cancel()
+    for batch in lost:
+        yield render_here(batch)
 
 
 def _register(register: Any) -> tuple[Mapping[str, Unit], Mapping[str, str]]:

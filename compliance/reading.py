@@ -256,15 +256,20 @@ PARALLEL_READ_BYTES = 16 << 20    # a .jsonl file at least this big is judged by
 PIECE_BYTES = 16 << 20            # a piece is about this size at most: a reader holds one at a time
 
 
+READER = "en läsprocess"
+
+
 def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1) -> _Reading:
     """Read every line of every input file (any supported format).
 
-    Large .jsonl files are judged in pieces by `workers` reader processes.
+    Large .jsonl files are judged in pieces by `workers` reader processes. A reader that
+    dies (killed, out of memory) stops the reading with a ReadError naming the file.
     """
-    pool = None
+    readers = None
+    failed = True
     try:
         def sources():
-            nonlocal pool
+            nonlocal readers
             for file_no, path in enumerate(paths):
                 name = str(path)
                 if path.suffix.lower() not in JSONL_SUFFIXES:
@@ -272,17 +277,17 @@ def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1)
                     continue
                 size = _size(path)
                 if workers > 1 and size >= PARALLEL_READ_BYTES:
-                    if pool is None:
-                        import multiprocessing as mp
-                        from concurrent.futures import ProcessPoolExecutor
-                        pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("fork"))
-                    yield name, _judged_in_pieces(pool, path, file_no, max(workers * 4, -(-size // PIECE_BYTES)))
+                    if readers is None:
+                        from .pool import Children
+                        readers = Children(workers, READER)
+                    yield name, _judged_in_pieces(readers, path, file_no, max(workers * 4, -(-size // PIECE_BYTES)))
                 else:
                     yield name, _judged_in_pieces(None, path, file_no, -(-size // PIECE_BYTES))
         got = read_sources(sources())
+        failed = False
     finally:
-        if pool is not None:
-            pool.shutdown(cancel_futures=True)
+        if readers is not None:
+            readers.close(kill=failed)
     for item, path in zip(got.inputs, paths):
         item["sha256"] = sha256_file(path)
     return got
@@ -303,22 +308,26 @@ def _size(path: Path) -> int:
         raise _unreadable(path, exc) from None
 
 
-def _judged_in_pieces(pool: Any, path: Path, file_no: int, parts: int) -> Iterator[Judged]:
-    """The judged pieces of a .jsonl file, in order: by the reader processes of `pool`
-    in parallel, or one after the other in this process (pool None)."""
+def _judge_piece(piece: tuple[str, int, int, int, int]) -> Judged:
+    return _judge_jsonl(*piece)
+
+
+def _judged_in_pieces(readers: Any, path: Path, file_no: int, parts: int) -> Iterator[Judged]:
+    """The judged pieces of a .jsonl file, in order: by the reader processes `readers`
+    in parallel, or one after the other in this process (readers None)."""
+    from .pool import ChildDied
     name = str(path)
     try:
-        pieces = _pieces(path, max(1, parts))
-        if pool is None:
-            for start, end, first_line in pieces:
-                yield _judge_jsonl(name, file_no, start, end, first_line)
+        pieces = [(name, file_no, start, end, first_line) for start, end, first_line in _pieces(path, max(1, parts))]
+        if readers is None:
+            for piece in pieces:
+                yield _judge_piece(piece)
             return
-        futures = [pool.submit(_judge_jsonl, name, file_no, start, end, first_line)
-                   for start, end, first_line in pieces]
-        for fut in futures:
-            yield fut.result()
+        yield from readers.map_in_order(_judge_piece, pieces)
     except OSError as exc:
         raise _unreadable(path, exc) from None
+    except ChildDied as exc:
+        raise ReadError(f"{path}: {exc} medan filen lästes") from None
 
 
 def _pieces(path: Path, n: int) -> list[tuple[int, int, int]]:

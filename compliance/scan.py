@@ -7,6 +7,10 @@ A scan, step by step (docs/design.md):
 4. the cases are decided in the workers (`pool`, `decide`, `session`);
 5. the outputs are written into a fresh folder, the deviation drafts rendered from them
    (`deviations.write_drafts`), and the folder swapped in (`scanfolder`).
+
+A scan that cannot finish writes nothing: an error, a dead reader, workers that cannot be
+started again, SIGTERM, SIGHUP or Ctrl-C (`ScanInterrupted`) stop every child process and
+remove the temporary folder; the previous outputs in `--out` stay as they were.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -21,7 +28,7 @@ from typing import Any, Callable, Iterable
 import orjson
 
 from .compiler import Program, compile_program
-from .pool import StartedWorkers, run_cases, start_workers
+from .pool import EngineError, StartedWorkers, run_cases, signals_held, start_workers
 from .profiles import DEFAULT_PROFILE, Selection, select
 from .reading import JSONL_SUFFIXES, ReadError, expand_paths, judge, read_events, read_sources
 from .records import Record
@@ -31,6 +38,42 @@ from .scanfolder import OutputError, fresh_folder, write_outputs
 
 class ScanError(Exception):
     """The scan cannot run (unreadable input, broken rule file, unwritable --out)."""
+
+
+STOPPING_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+
+class ScanInterrupted(BaseException):
+    """The scan was stopped by SIGTERM, SIGHUP or SIGINT (Ctrl-C); it exits with 128 +
+    the signal's number (143, 129, 130), as a shell reports a process the signal ended.
+    A BaseException, like KeyboardInterrupt: no `except Exception` may swallow it."""
+
+    def __init__(self, signum: int):
+        self.signum = signum
+        self.exit_code = 128 + signum
+        name = "Ctrl-C (SIGINT)" if signum == signal.SIGINT else signal.Signals(signum).name
+        super().__init__(f"avbruten av {name}; inget skrevs, tidigare utdata är orörda")
+
+
+@contextmanager
+def _stopped_by_signals():
+    """SIGTERM, SIGHUP (cron, systemd, a closed terminal) and Ctrl-C raise ScanInterrupted
+    in this process, so that the scan stops its children and removes its temporary folder
+    on the way out (only the main thread can take signals; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise ScanInterrupted(signum)
+    before = {sig: signal.signal(sig, stop) for sig in STOPPING_SIGNALS}
+    try:
+        yield
+    except KeyboardInterrupt:      # Ctrl-C before our handler was in place
+        raise ScanInterrupted(signal.SIGINT) from None
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @dataclass
@@ -100,7 +143,8 @@ def _decide(cases: dict[str, list[str]], program: Program, as_of: dt.date, worke
     result.counts.update({"cases": len(cases), "findings": per_rule, "warnings": others["warning"],
                           "information": others["information"],
                           "engine_errors": len(engine.errors),
-                          "engine_retried_batches": engine.retried_batches})
+                          "engine_retried_batches": engine.retried_batches,
+                          "engine_worker_deaths": engine.worker_deaths})
 
 
 def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | None = None,
@@ -136,6 +180,16 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     except ReadError as exc:
         raise ScanError(str(exc)) from None
     out = Path(out_dir) if out_dir is not None else None
+    with _stopped_by_signals():
+        return _run(files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
+                    workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state)
+
+
+def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, selection: Selection,
+         program: Program, units: Any, cooperation: Any, units_path: Path | str | None,
+         workers: int | None, mapping: str | None, report: bool,
+         progress_factory: Callable[[int], Any] | None, warn_days: int, docx: bool,
+         drafts_progress: Callable[[int], Any] | None, state: str | None) -> ScanResult:
     from .state.errors import StateError
     night = None
     try:
@@ -180,16 +234,27 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
                 raise ScanError(str(exc)) from None
             result.changes = night.changes if night is not None else None
             clock("writing outputs")
+    except EngineError as exc:
+        _clean_up(started, tmp)
+        raise ScanError(f"{exc}; inget skrevs, tidigare utdata är orörda") from None
     except BaseException:
-        if started is not None:
-            started.close()
-        if tmp is not None and not (night is not None and night.committed):
-            shutil.rmtree(tmp, ignore_errors=True)    # (a committed run's is swapped in next time)
+        _clean_up(started, tmp if not (night is not None and night.committed) else None)
+        # (a committed run's folder is swapped in by the next report or scan)
         raise
     finally:
         if night is not None:
             night.close()
     return result
+
+
+def _clean_up(started: StartedWorkers | None, tmp: Path | None) -> None:
+    """After a failure: every child stopped, the temporary folder gone (no signal may cut
+    this short; one that comes meanwhile is taken afterwards)."""
+    with signals_held():
+        if started is not None:
+            started.close(kill=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class _PhaseClock:
@@ -237,6 +302,9 @@ def summary_lines(result: ScanResult) -> list[str]:
                      + ", ".join(result.selection.outside))
     if result.changes is not None:
         lines.append(result.changes.summary_line())
+    if c.get("engine_worker_deaths") or c.get("engine_retried_batches"):
+        lines.append(f"Arbetsprocesser för regelmotorn som dog och ersattes: {c.get('engine_worker_deaths', 0)}; "
+                     f"satser som kördes om: {c.get('engine_retried_batches', 0)}")
     if result.errors:
         lines.append(f"FEL: {len(result.errors)} ärenden kunde inte bedömas av regelmotorn: "
                      + ", ".join(e["case"] for e in result.errors[:10]))

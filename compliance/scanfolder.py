@@ -1,7 +1,9 @@
 """The scan folder (`--out`): written whole into a temporary folder, then swapped in.
 
 A scan writes its outputs (outputs.md) into a fresh folder beside `--out` and renames it
-into place at the end, so a scan killed part-way leaves the previous outputs whole. The
+into place at the end, so a scan killed part-way leaves the previous outputs whole. An
+`--out` that is a symbolic link is written through: the folder it points to is the one
+replaced (the temporary folder is made beside it, on its file system), and the link stays. The
 files besides the contract's (`evidence.jsonl`, `cases.jsonl`) are what `compliance
 report` needs to build the reports for people from the folder alone (docs/design.md).
 """
@@ -20,6 +22,7 @@ import orjson
 from . import __version__
 from . import calendar as vardagar
 from .reading import sha256_file
+from .pool import signals_held
 
 if TYPE_CHECKING:
     from .nightly import NightlyScan
@@ -30,12 +33,24 @@ class OutputError(Exception):
     """The outputs cannot be written (--out not usable, disk full); one line for stderr."""
 
 
-def fresh_folder(out: Path) -> Path:
-    """A new empty folder beside `out`, where the outputs are written before the swap.
-    It gets the permissions the umask allows, as any folder the user makes would."""
-    check_out(out)
+def target(out: Path) -> Path:
+    """The folder `--out` names: itself, or where it leads when it is a symbolic link."""
+    if not out.is_symlink():
+        return out
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.resolve().parent))
+        return out.resolve(strict=False)
+    except (OSError, RuntimeError):       # a loop of links
+        raise OutputError(f"{out}: länken leder ingenstans (en slinga av länkar)") from None
+
+
+def fresh_folder(out: Path) -> Path:
+    """A new empty folder beside `out` (beside its target, when it is a link), where the
+    outputs are written before the swap. It gets the permissions the umask allows, as any
+    folder the user makes would."""
+    check_out(out)
+    real = target(out)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{real.name}.tmp-", dir=real.resolve().parent))
         umask = os.umask(0)
         os.umask(umask)
         tmp.chmod(0o777 & ~umask)
@@ -45,11 +60,12 @@ def fresh_folder(out: Path) -> Path:
 
 
 def check_out(out: Path) -> None:
-    if out.exists() and not out.is_dir():
+    real = target(out)
+    if real.exists() and not real.is_dir():
         raise OutputError(f"{out}: --out är en fil, inte en mapp")
-    if out.is_dir() and any(out.iterdir()) and not (out / "manifest.json").exists():
+    if real.is_dir() and any(real.iterdir()) and not (real / "manifest.json").exists():
         raise OutputError(f"{out}: mappen är inte tom och är inte en tidigare skanning; välj en annan --out")
-    parent = out.resolve().parent
+    parent = real.resolve().parent
     if not parent.exists():
         try:
             parent.mkdir(parents=True, exist_ok=True)
@@ -131,14 +147,17 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
 
 
 def swap_in(tmp: Path, out: Path) -> None:
-    """Put the finished folder `tmp` in the place of `out` (which may not exist), then
-    delete the previous outputs."""
+    """Put the finished folder `tmp` in the place of `out` (which may not exist; when it
+    is a symbolic link, in the place of the folder it leads to, and the link stays), then
+    delete the previous outputs. No signal may stop it between the two renames."""
     from .nightly import checkpoint
-    old = None
-    if out.exists():
-        old = out.resolve().parent / f".{out.name}.old-{os.getpid()}"
-        out.rename(old)
-        checkpoint("swapping")
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    real = target(out)
+    with signals_held():
+        old = None
+        if real.exists():
+            old = real.resolve().parent / f".{real.name}.old-{os.getpid()}"
+            real.rename(old)
+            checkpoint("swapping")
+        tmp.rename(real)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)

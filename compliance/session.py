@@ -2,20 +2,25 @@
 
 This and `compliance.durable` are the only modules that touch durable-rules. A worker
 process creates one ruleset from a compiled program (`compliance.compiler`) and reuses it
-for every case:
+for every batch of cases, each case in a durable-rules session of its own (`sid`):
 
-1. the case's event facts are asserted, then the trigger facts of the stage-1 rules
-   (a trigger is asserted after every fact its rule reads: durable-rules fires a `none()`
-   as soon as it can, and never takes an action back);
+1. the cases' event facts are asserted, each case's followed by the trigger facts of the
+   stage-1 rules (a trigger is asserted after every fact its rule reads: durable-rules
+   fires a `none()` as soon as it can, and never takes an action back);
 2. the matches are drained; a derive's match becomes a derived fact, whose fields Python
    computes from the match (sums of day ordinals, and the roll to a business day that only
    the calendar knows); a when's match is handed back;
 3. the derived facts are asserted with the next stage's triggers, and so on;
-4. every fact is retracted, and the session is ready for the next case.
+4. every fact is retracted, and the sessions are ready for the next batch.
 
-Facts are identified by ids from a fixed pool checked free of 32-bit FNV-1a collisions
-(durable-rules compares ids only by that hash; two colliding ids would make the second
-fact "already observed" and silently drop it, upstream issue #376).
+Nothing is dropped silently. Facts are identified by ids from a fixed pool checked free of
+32-bit FNV-1a collisions, also with the ids of durable-rules' own session facts
+(durable-rules compares ids only by that hash, upstream issue #376: a colliding fact is
+skipped as "already observed", and `assert_facts` reports it only when no later fact of
+the call went unmatched). Every result code of durable-rules is checked, and a session is
+checked empty after its case. The engine's actions are drained here, not run as callbacks
+(whose exceptions durable-rules swallows, upstream #305): an exception while computing a
+derived fact fails its case with the reason, and no other.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from .compiler import Plan, Program
 from .patterns import Basis, basis, evaluate
 
 MAX_FACTS = 60_000      # facts (with triggers) of one case at most; more is an oversized case
+MAX_SESSIONS = 1024     # cases in one batch at most (durable-rules: MAX_STATE_INDEX_LENGTH)
 
 
 class CaseTooLarge(Exception):
@@ -52,10 +58,18 @@ def fnv1a_32(text: str) -> int:
     return h
 
 
+def state_fact_id(sid: str) -> str:
+    """The id of the fact durable-rules keeps for each session's state (events.c,
+    handleMessageCore: `sid-<sid>`); it shares the session's id space with ours."""
+    return f"sid-{sid}"
+
+
 @lru_cache(maxsize=None)
 def fact_ids(n: int = MAX_FACTS) -> tuple[str, ...]:
-    """`n` fact ids whose hashes are pairwise different (colliding candidates skipped)."""
-    ids, seen, k = [], set(), 0
+    """`n` fact ids whose hashes are pairwise different, and different from those of the
+    sessions' own state facts (colliding candidates skipped)."""
+    ids, k = [], 0
+    seen = {fnv1a_32(state_fact_id(str(sid))) for sid in range(MAX_SESSIONS)}
     while len(ids) < n:
         candidate = f"f{k}"
         k += 1
@@ -101,10 +115,93 @@ class OutsideCalendar(Exception):
                          f"(åren {vardagar.MIN_YEAR}–{vardagar.MAX_YEAR})")
 
 
+# Always true, and last in every join test of a rule (see `guarded`): a fact's type is
+# never the trigger's.
+NOT_A_TRIGGER = {"$neq": {"t": {"trig": "t"}}}
+
+
+KEEP = "zz_keep"      # the trigger name of the keeping rules (never asserted)
+
+
+def ruleset(program: Program) -> dict[str, Any]:
+    """The durable-rules definition the session creates: the program's rules, guarded
+    (`guarded`), and one rule per fact type the session asserts that keeps every fact of
+    it (`keeping`)."""
+    return {**guarded(program.definition), **keeping(sorted(program.read_types))}
+
+
+def keeping(types: list[str]) -> dict[str, Any]:
+    """Rules that never fire (their trigger is never asserted) but make durable-rules
+    store every fact of `types`.
+
+    durable-rules stores a fact only when it reaches some rule's join; one that does not
+    makes `assert_facts` answer 1 ("matched no rule"), and a batch's answer is that of its
+    last such fact: a fact refused as "already observed" (2) before it would go unseen.
+    With every fact stored, the answer is 0, or 2 when a fact was refused. The test on
+    `id` is an equality, so that durable-rules files the facts under their own hashes, not
+    all in one list that every new fact would walk through.
+    """
+    rules = {}
+    for k, ftype in enumerate(types):
+        rules[f"{KEEP}_{k}"] = {"all": [
+            {"trig": {"$and": [{"t": "trig"}, {"r": KEEP}]}},
+            {"x": {"$and": [{"t": ftype}, {"id": {"trig": "id"}}, NOT_A_TRIGGER]}}]}
+    return rules
+
+
+def guarded(definition: dict[str, Any]) -> dict[str, Any]:
+    """The ruleset with a test that is always true (`t != trig.t`) appended to every
+    condition that compares a fact with an earlier one.
+
+    durable-rules 2.0.28 evaluates such a condition (`$and` of tests) in
+    `reduceExpressionSequence` (events.c): when a test is false it skips ahead to the
+    sequence's end marker, but it starts by stepping over the test right after the false
+    one. When the false test is the *last* one, it steps over the end marker itself and
+    reads on past the condition's tests into whatever memory follows, until it meets a
+    byte that looks like an end marker or an unmapped page: the segfaults, `MemoryError`s
+    and `free(): invalid pointer` of docs/durable-rules-notes.md (crash 3), which came and
+    went with memory layout (a worker forked after a scan in the same process crashed on
+    its second batch). With an always-true test last, a false test is never the last one,
+    and the step it skips is that test. The test is an inequality, so that it stays out
+    of the hash durable-rules files a join's frames under (an equality on `sid` instead
+    lost matches).
+    """
+    out: dict[str, Any] = {}
+    for name, rule in definition.items():
+        conditions = []
+        for cond in rule.get("all", []):
+            (alias, test), = cond.items()
+            if isinstance(test, dict) and "$and" in test and _compares_facts(test["$and"]):
+                test = {"$and": [*test["$and"], NOT_A_TRIGGER]}
+            conditions.append({alias: test})
+        out[name] = dict(rule, all=conditions)
+    return out
+
+
+def _compares_facts(tests: list[dict[str, Any]]) -> bool:
+    """Whether a test reads a field of an earlier fact: `{"day": {"hm": "day"}}`,
+    `{"$gt": {"day": {"$sub": {"$l": {"hm": "day"}, "$r": 21}}}}`."""
+    def refers(operand: Any) -> bool:
+        if not isinstance(operand, dict):
+            return False
+        return any(refers(v) if k.startswith("$") else isinstance(v, str) for k, v in operand.items())
+
+    def test_refers(test: dict[str, Any]) -> bool:
+        (key, value), = test.items()
+        if key.startswith("$"):                  # {"$gt": {field: operand}}
+            return any(refers(v) for v in value.values())
+        return refers(value)                     # {field: operand}
+    return any(test_refers(t) for t in tests)
+
+
 @dataclass
 class CaseRun:
-    """One case in a session: its facts by id, where each came from, and what matched."""
+    """One case in a session: its facts by id, where each came from, and what matched;
+    `error`: why the case could not be decided (its matches are then incomplete)."""
     sid: str
+    error: Exception | None = None
+    next_id: int = 0
+    asserted: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)   # fact id -> event ids
     bases: dict[tuple[str, str], Basis] = field(default_factory=dict)    # (fact id, field)
@@ -122,7 +219,7 @@ class Session:
         self.engine = load_engine()
         # A ruleset's name must be its own in the process (the replay holds two).
         self.handle = self.engine.create_ruleset(f"compliance-{program.digest()[:12]}",
-                                                 json.dumps(program.definition))
+                                                 json.dumps(ruleset(program)))
         self.program = program
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
         self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}
@@ -130,65 +227,93 @@ class Session:
 
     def run(self, cases: list[list[tuple[dict[str, Any], str | None]]]) -> list[CaseRun]:
         """Decide cases given as their event facts (fact, source event id); each case in a
-        session of its own. Returns per case its facts and matches."""
+        session of its own. Returns per case its facts and matches, or its `error`."""
+        if len(cases) > MAX_SESSIONS:
+            raise ValueError(f"högst {MAX_SESSIONS} ärenden åt gången")
         runs = [CaseRun(str(i)) for i in range(len(cases))]
-        self._next = 0
-        asserted: list[dict[str, Any]] = []
+        read = self.program.read_types
         try:
             for run, events in zip(runs, cases):
-                for fact, source in events:
-                    fid = self._new_id()
-                    run.facts[fid] = dict(fact, id=fid, sid=run.sid)
-                    run.evidence[fid] = (source,) if source is not None else ()
-                    run.pending.append(fid)
+                try:
+                    for fact, source in events:
+                        fid = self._new_id(run)
+                        run.facts[fid] = dict(fact, id=fid, sid=run.sid)
+                        run.evidence[fid] = (source,) if source is not None else ()
+                        run.pending.append(fid)
+                except CaseTooLarge as exc:
+                    run.error = exc
             for stage in range(1, self.program.stages + 1):
-                facts: list[dict[str, Any]] = []
-                triggers: list[dict[str, Any]] = []
+                payload: list[dict[str, Any]] = []
                 for run in runs:
-                    facts.extend(run.facts[fid] for fid in run.pending
-                                 if run.facts[fid]["t"] in self.program.read_types)
+                    if run.error is not None:
+                        continue
+                    facts = [run.facts[fid] for fid in run.pending]
                     run.pending = []
-                    for name in self.program.triggers[stage - 1]:
-                        triggers.append(dict(self.trigger_fields, id=self._new_id(), r=name, sid=run.sid))
-                payload = facts + triggers       # every trigger after every fact it reads
-                asserted.extend(payload)
+                    try:
+                        triggers = [dict(self.trigger_fields, id=self._new_id(run), r=name, sid=run.sid)
+                                    for name in self.program.triggers[stage - 1]]
+                    except CaseTooLarge as exc:
+                        run.error = exc
+                        continue
+                    # Every trigger after every fact it reads.
+                    mine = [f for f in facts if f["t"] in read] + triggers
+                    run.asserted.extend(mine)
+                    payload.extend(mine)
                 self._assert(payload)
                 self._drain(runs)
         finally:
-            self._retract(asserted)
+            self._retract(runs)
         return runs
 
-    def _new_id(self) -> str:
-        if self._next >= len(self.ids):
+    def _new_id(self, run: CaseRun) -> str:
+        if run.next_id >= len(self.ids):
             raise CaseTooLarge(f"ärendet har för många händelser för regelmotorn (över {MAX_FACTS} fakta)")
-        fid = self.ids[self._next]
-        self._next += 1
+        fid = self.ids[run.next_id]
+        run.next_id += 1
         return fid
 
     def _assert(self, facts: list[dict[str, Any]]) -> None:
+        """Assert facts; every one is stored (`keeping`), so anything but 0 is an error:
+        2 "already observed" (an id's hash taken), 1 a fact no rule keeps, 3 "deferred".
+        (Every other code raises in durable-rules' binding.)"""
         if not facts:
             return
-        result = self.engine.assert_facts(self.handle, orjson.dumps(facts).decode())
-        if result and result[0] == 2:
-            raise SessionError("regelmotorn vägrade ett faktum som redan fanns (krock i fakta-id)")
+        code = self.engine.assert_facts(self.handle, orjson.dumps(facts).decode())[0]
+        if code != 0:
+            what = {1: "ett faktum som ingen regel tog emot", 2: "ett faktum som redan fanns (krock i fakta-id)",
+                    3: "ett faktum som sköts upp"}
+            raise SessionError(f"regelmotorn vägrade {what.get(code, f'ett faktum (kod {code})')}")
 
     def _drain(self, runs: list[CaseRun]) -> None:
+        """Take every queued match: derives make facts, whens are kept. An exception while
+        making a case's fact fails that case (its `error`), never the others, and never
+        leaves a match untaken."""
         engine, handle, plans = self.engine, self.handle, self.program.plans
         by_sid = {r.sid: r for r in runs}
         while True:
-            started = engine.start_action(self.handle)
+            started = engine.start_action(handle)
             if not started:
                 return
             state, message, state_handle = started[0], started[1], started[2]
-            sid = orjson.loads(state)["sid"]
-            run = by_sid[sid]
+            run = by_sid[orjson.loads(state)["sid"]]
             while message:
-                for name, match in orjson.loads(message).items():
-                    plan = plans[name]
-                    if plan.kind == "derive":
-                        self._derive(run, plan, match)
-                    else:
-                        run.matches.append((plan, match))
+                if run.error is None:
+                    for name, match in orjson.loads(message).items():
+                        plan = plans[name]
+                        if plan.kind != "derive":
+                            run.matches.append((plan, match))
+                            continue
+                        try:
+                            self._derive(run, plan, match)
+                        except (CaseTooLarge, OutsideCalendar) as exc:
+                            run.error = exc
+                        except Exception as exc:
+                            where = f"regeln {plan.rule_id}" if plan.rule_id else "de gemensamma definitionerna"
+                            run.error = SessionError(
+                                f"faktumet {plan.fact_type.rpartition('/')[2]} i {where} kunde inte räknas "
+                                f"ut: {type(exc).__name__}: {exc}")
+                        if run.error is not None:
+                            break
                 message = engine.complete_and_start_action(handle, state_handle)
 
     def _derive(self, run: CaseRun, plan: Plan, match: dict[str, dict[str, Any]]) -> None:
@@ -201,7 +326,7 @@ class Session:
         if existing is not None:      # the same fact by another route: one fact, both grounds
             run.evidence[existing] = tuple(sorted(set(run.evidence[existing]) | sources))
             return
-        temp = self._new_id()
+        temp = self._new_id(run)
         fact["id"], fact["sid"] = temp, run.sid
         run.facts[temp] = fact
         run.evidence[temp] = tuple(sorted(sources))
@@ -215,7 +340,17 @@ class Session:
         if plan.export:
             run.exports.setdefault(plan.export, []).append(fact)
 
-    def _retract(self, asserted: list[dict[str, Any]]) -> None:
-        if asserted:
-            # In the reverse order of their arrival: the last stage's triggers first.
-            self.engine.retract_facts(self.handle, orjson.dumps(asserted[::-1]).decode())
+    def _retract(self, runs: list[CaseRun]) -> None:
+        """Every asserted fact retracted (each case's in the reverse order of arrival: the
+        last stage's triggers first), and each session checked empty: a fact left behind
+        would collide with the next case's fact of the same id."""
+        facts = [f for run in runs for f in reversed(run.asserted)]
+        if facts:
+            code = self.engine.retract_facts(self.handle, orjson.dumps(facts).decode())[0]
+            if code != 0:
+                raise SessionError(f"regelmotorn kunde inte ta bort ärendets fakta (kod {code})")
+        for run in runs:
+            run.asserted = []
+            left = self.engine.get_facts(self.handle, run.sid)
+            if left not in ("[]", ""):
+                raise SessionError("regelmotorn behöll fakta från ett ärende efter att de tagits bort")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 from pathlib import Path
 
@@ -112,6 +113,78 @@ def test_a_crashing_worker_loses_no_case(monkeypatch):
     decided = {f["case"] for f in result.findings}
     assert decided == {f"C{n:03d}" for n in range(250)} - {"C123"}
     assert result.counts["engine_retried_batches"] >= 1
+
+
+def test_every_join_ends_in_a_test_that_is_always_true():
+    """durable-rules reads past a condition's tests when the last one is false (crash 3 of
+    docs/durable-rules-notes.md): the session appends an always-true test to every
+    condition that compares a fact with an earlier one (`session.guarded`)."""
+    from compliance.session import NOT_A_TRIGGER, guarded
+
+    def operand_refers(operand, aliases) -> bool:     # {"hm": "day"}, {"$sub": {"$l": {"hm": "day"}, ...}}
+        return isinstance(operand, dict) and any(
+            k in aliases and isinstance(v, str) or k.startswith("$") and operand_refers(v, aliases)
+            for k, v in operand.items())
+
+    def refers(test, aliases) -> bool:                 # a test: {field: operand}, {"$gt": {field: operand}}
+        (key, value), = test.items()
+        if key == "$and":
+            return any(refers(t, aliases) for t in value)
+        if key.startswith("$"):
+            (value,) = value.values()
+        return operand_refers(value, aliases)
+    program = compile_program(load_ruleset(), with_met=True, prune=False, replay=True)
+    joins = 0
+    for rule in guarded(program.definition).values():
+        aliases = {alias for condition in rule["all"] for alias in condition}
+        for condition in rule["all"][1:]:
+            (test,) = condition.values()
+            if refers(test, aliases):
+                joins += 1
+                assert test["$and"][-1] == NOT_A_TRIGGER
+    assert joins > 100
+
+
+def test_a_false_last_test_in_a_join_does_not_crash_a_worker(tmp_path):
+    """With malloc's fresh memory filled with a byte that is no end marker
+    (MALLOC_PERTURB_), the read past a join's tests ran on until it crashed: 3 runs in 4
+    on this log lost a worker without the guard."""
+    import random
+    import subprocess
+    import sys
+
+    import orjson
+
+    from gen import generate_cases
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n" for e in generate_cases(random.Random(15), 300, 2012, 2026)))
+    for perturb in ("85", "170"):
+        proc = subprocess.run([sys.executable, "-m", "compliance", "scan", str(log), "--as-of", "2026-06-30",
+                               "--out", str(tmp_path / perturb), "--workers", "1"], capture_output=True,
+                              text=True, env=dict(os.environ, MALLOC_PERTURB_=perturb), timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        manifest = orjson.loads((tmp_path / perturb / "manifest.json").read_bytes())
+        assert manifest["counts"]["engine_retried_batches"] == 0
+
+
+def test_an_exception_while_deriving_a_fact_fails_its_case_aloud(monkeypatch, scan):
+    """durable-rules swallows exceptions raised in action callbacks (upstream #305); the
+    session takes the matches itself, so an exception while it computes a derived fact
+    (here the 30-day deadline's roll) fails that case with the reason, and no other."""
+    import compliance.session as session
+    original = session.calendar_fn
+
+    def failing(fn, day, arg):
+        if dt.date.fromordinal(day) == dt.date(2025, 4, 2):    # K1's start + 30
+            raise ValueError("kalendern svarade inte")
+        return original(fn, day, arg)
+    monkeypatch.setattr(session, "calendar_fn", failing)
+    lines = _invitation_case("K1", "2025-03-11", "2025-04-20") + _invitation_case("K2", "2025-03-11")
+    lines = [line.replace('"2025-03-01"', '"2025-03-03"') if '"K1-' in line else line for line in lines]
+    result = scan(lines)
+    assert result.errors == [{"case": "K1", "reason": "faktumet clock i regeln meeting-within-30-days kunde "
+                                                      "inte räknas ut: ValueError: kalendern svarade inte"}]
+    assert {f["case"] for f in result.findings} == {"K2"}
 
 
 def test_no_crash_no_retry_and_every_case_decided(scan):
