@@ -523,57 +523,74 @@ def write_drafts(scan_dir: os.PathLike | str, register: Any, written: dt.date,
     return result
 
 
+DRAFT_WORKER = "en arbetsprocess för avvikelseutkasten"
+DRAFT_ATTEMPTS = 2        # a batch whose worker died this often is rendered in this process
+
+
 def _in_workers(batches: Iterator[list[Any]], workers: int, init: tuple) -> Iterator[tuple]:
-    """The batches rendered by `workers` forked processes, a few at a time (memory flat:
-    the scan folder is read only as fast as the drafts are written).
+    """The batches rendered by `workers` forked processes (`pool.Children`), one batch per
+    worker at a time (memory flat: the scan folder is read only as fast as the drafts are
+    written).
 
     Rendering is plain Python, so a worker that dies was killed from outside (the OOM
-    killer, an operator): the batches it and its pool still had, and those to come, are
-    rendered here instead. The drafts are the same; only slower."""
-    import multiprocessing as mp
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-    from concurrent.futures.process import BrokenProcessPool
+    killer, an operator): its batch is given to another, and after DRAFT_ATTEMPTS deaths
+    rendered here; when no worker can be started, the rest is rendered here. The drafts
+    are the same either way, only slower."""
+    from collections import deque
 
+    from .pool import Children, EngineError
+
+    source = iter(batches)
+    again: deque = deque()                       # batches whose worker died
+    out: dict[int, list[Any]] = {}               # task tag -> batch
+    deaths: dict[int, int] = {}                  # id(batch) -> deaths of its workers
     here: list[_Renderer] = []
-    lost: list[list[Any]] = []
 
     def render_here(batch: list[Any]) -> tuple:
         if not here:
             here.append(_Renderer(*init))
         return here[0].batch(batch)
 
-    def finished(done: set) -> Iterator[tuple]:
-        for fut in done:
-            batch = pending.pop(fut)
-            try:
-                yield fut.result()
-            except BrokenProcessPool:
-                lost.append(batch)
-
-    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                             initializer=_init_renderer, initargs=init) as pool:
-        pending: dict[Any, list[Any]] = {}
-        try:
-            for batch in batches:
-                if lost:                    # the pool broke: the rest is rendered here
-                    lost.append(batch)
-                    continue
-                try:
-                    pending[pool.submit(_render_batch, batch)] = batch
-                except BrokenProcessPool:
-                    lost.append(batch)
-                    continue
-                if len(pending) >= 3 * workers:
-                    done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
-                    yield from finished(done)
-            while pending:
-                done, _ = wait(set(pending), return_when=FIRST_COMPLETED)
-                yield from finished(done)
-        finally:
-            for fut in pending:
-                fut.cancel()
-    for batch in lost:
-        yield render_here(batch)
+    team = None
+    failed = True
+    try:
+        team = Children(workers, DRAFT_WORKER, _init_renderer, init)
+        exhausted = False
+        while True:
+            for child in team.idle():
+                batch = again.popleft() if again else (None if exhausted else next(source, None))
+                if batch is None:
+                    exhausted = True
+                    break
+                out[team.send(child, _render_batch, batch)] = batch
+            if exhausted and not out and not again:
+                break
+            for kind, tag, payload in team.wait():
+                if kind == "done":
+                    out.pop(tag, None)
+                    yield payload
+                elif kind == "error":
+                    raise payload
+                else:                            # died
+                    batch = out.pop(tag, None) if tag is not None else None
+                    if batch is not None:
+                        deaths[id(batch)] = deaths.get(id(batch), 0) + 1
+                        if deaths[id(batch)] >= DRAFT_ATTEMPTS:
+                            yield render_here(batch)
+                        else:
+                            again.append(batch)
+                    team.ensure(workers)
+        failed = False
+    except EngineError:                          # no worker can be started: the rest here
+        if team is not None:
+            team.close(kill=True)
+            team = None
+        for batch in [*out.values(), *again, *source]:
+            yield render_here(batch)
+        failed = False
+    finally:
+        if team is not None:
+            team.close(kill=failed)
 
 
 def _register(register: Any) -> tuple[Mapping[str, Unit], Mapping[str, str]]:

@@ -138,13 +138,11 @@ def _while_writing_drafts(action) -> None:
 
 
 def _kill_drafts_worker() -> None:
-    """Kill one of the processes rendering the drafts (any child that is not one of ours)."""
-    import multiprocessing
-    ours = {c.process.pid for team in TEAMS for c in team.children}
-    renderers = [p for p in multiprocessing.active_children() if p.pid not in ours]
-    assert renderers, "no drafts worker to kill"
-    os.kill(renderers[0].pid, signal.SIGKILL)
-    wait([renderers[0].sentinel], 30)
+    """Kill a busy process rendering the drafts."""
+    import compliance.deviations as deviations
+    busy = [c for c in _children(deviations.DRAFT_WORKER) if c.task is not None]
+    assert busy, "no busy drafts worker to kill"
+    _kill(busy[0])
 
 
 def _kill_engine(busy: bool = False):
