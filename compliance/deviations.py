@@ -39,7 +39,7 @@ import pendulum
 from .dates_sv import date_sv
 from .escaping import draft_stem, finding_id_text, md_text
 from .explain import deadline_sv
-from .resources import templates_dir
+from .resources import template_error, templates_dir
 from .units import Unit
 from .vocabulary import EVENT_NAMES_SV, KIND_SV, RECIPIENT_SV
 
@@ -351,7 +351,10 @@ def markdown_template() -> jinja2.Template:
                                undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                                trim_blocks=True, lstrip_blocks=True, finalize=md_text,
                                autoescape=False)
-    template = env.get_template(MARKDOWN_TEMPLATE)
+    try:
+        template = env.get_template(MARKDOWN_TEMPLATE)
+    except (jinja2.TemplateError, OSError) as exc:
+        raise template_error(TEMPLATES / MARKDOWN_TEMPLATE, exc) from None
     # A template's globals are a ChainMap over the environment's, copied key by key into
     # every render's context: as a plain dict they cost far less.
     template.globals = dict(template.globals)
@@ -359,7 +362,10 @@ def markdown_template() -> jinja2.Template:
 
 
 def render_markdown(template: jinja2.Template, draft: Mapping[str, Any]) -> bytes:
-    return template.render(draft).encode("utf-8")
+    try:
+        return template.render(draft).encode("utf-8")
+    except jinja2.TemplateError as exc:     # a field the template names that drafts lack
+        raise template_error(template.filename or MARKDOWN_TEMPLATE, exc) from None
 
 
 # --- writing a scan folder's drafts ----------------------------------------------------------

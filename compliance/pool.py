@@ -118,9 +118,10 @@ def _child_main(conn: Any, init: Callable[..., None] | None, init_args: tuple) -
         if init is not None:
             init(*init_args)
     except Exception as exc:     # e.g. the engine does not load: one line for the parent
-        conn.send(("failed", None, f"{type(exc).__name__}: {exc}"))
+        _tell(conn, ("failed", None, f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", None, None))
+    if not _tell(conn, ("ready", None, None)):
+        return
     while True:
         try:
             tag, fn, arg = conn.recv()
@@ -129,9 +130,21 @@ def _child_main(conn: Any, init: Callable[..., None] | None, init_args: tuple) -
         try:
             result = fn(arg)
         except Exception as exc:
-            conn.send(("error", tag, exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}")))
+            answer = ("error", tag, exc if _picklable(exc) else RuntimeError(f"{type(exc).__name__}: {exc}"))
         else:
-            conn.send(("done", tag, result))
+            answer = ("done", tag, result)
+        if not _tell(conn, answer):
+            return
+
+
+def _tell(conn: Any, message: tuple) -> bool:
+    """Send to the parent; False when it has closed our pipe already (a scan that stopped
+    before this child was ready: nothing to say, and no traceback on the user's stderr)."""
+    try:
+        conn.send(message)
+    except OSError:                      # BrokenPipeError, ConnectionResetError
+        return False
+    return True
 
 
 def _picklable(exc: Exception) -> bool:

@@ -34,9 +34,36 @@ def data_path(*parts: str) -> Path:
     return Path(str(node))
 
 
+class TemplateError(ResourceError):
+    """A report or draft template that is missing or broken; one line naming the file."""
+
+
 def templates_dir() -> Path:
-    """The report templates (Markdown draft, Word draft, overview page)."""
-    return data_path("templates")
+    """The report templates (Markdown draft, Word draft, overview page).
+
+    Not checked here: a missing folder is, like a missing file, a TemplateError when a
+    template is opened (`template_error`), so that importing never fails."""
+    return Path(str(data("templates")))
+
+
+def template_error(path: Path | str, exc: Exception) -> TemplateError:
+    """What went wrong with the template at `path`, in one Swedish line (Jinja's own
+    words in parentheses, for whoever edits the template)."""
+    import zipfile
+
+    import jinja2
+
+    if isinstance(exc, (jinja2.TemplateNotFound, FileNotFoundError, NotADirectoryError)):
+        return TemplateError(f"{path}: mallen finns inte (en trasig installation?)")
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return TemplateError(f"{path}, rad {exc.lineno}: mallen är felaktig ({exc.message})")
+    if isinstance(exc, jinja2.TemplateError):
+        return TemplateError(f"{path}: mallen kan inte fyllas i ({exc.message})")
+    if isinstance(exc, zipfile.BadZipFile):
+        return TemplateError(f"{path}: mallen är ingen Word-fil (docx)")
+    if isinstance(exc, OSError):
+        return TemplateError(f"{path}: mallen kan inte läsas ({exc.strerror or exc})")
+    return TemplateError(f"{path}: mallen kan inte användas ({type(exc).__name__}: {exc})")
 
 
 def rules_dir() -> Path:

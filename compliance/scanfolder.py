@@ -23,6 +23,7 @@ from . import __version__
 from . import calendar as vardagar
 from .reading import sha256_file
 from .pool import signals_held
+from .resources import ResourceError
 
 if TYPE_CHECKING:
     from .nightly import NightlyScan
@@ -142,6 +143,8 @@ def write_outputs(result: "ScanResult", out: Path, tmp: Path, units_path: Path |
                 if clock is not None:
                     clock("reports")
         swap_in(tmp, out)
+    except ResourceError as exc:        # a missing or broken template
+        raise OutputError(str(exc)) from None
     except OSError as exc:
         raise OutputError(f"{out}: kan inte skriva: {exc.strerror or exc}") from None
 

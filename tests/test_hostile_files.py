@@ -134,14 +134,14 @@ def test_rows_and_cells_beyond_the_limits(tmp_path, monkeypatch):
     """Rows per sheet (Excel's 1 048 576) and the length of one cell (32 767 characters),
     tried with small limits: the row limit stops the file before it is read, an overlong
     cell rejects its row naming the column."""
-    from compliance.importers import mapping, xlsxsource
+    from compliance.importers import rows as row_conversion, xlsxsource
     p = tmp_path / "rows.xlsx"
     rows = [["Ärende", "Händelse", "Datum", "Enhet"]] + [["K1", "SIP initierad", "2025-03-03", "soc"]] * 50
     p.write_bytes(xlsx_with(sheet(rows)))
     monkeypatch.setattr(xlsxsource, "MAX_ROWS", 40)
     with pytest.raises(SourceError, match=r"blad 'Export': har 51 rader \(högst 40"):
         list(iter_source_records(p, None))
-    monkeypatch.setattr(mapping, "MAX_CELL_CHARS", 20)
+    monkeypatch.setattr(row_conversion, "MAX_CELL_CHARS", 20)
     csv = tmp_path / "long.csv"
     csv.write_text(HEADER + "K1;SIP initierad;2025-03-03;" + "x" * 25 + "\r\n", encoding="utf-8")
     [rec] = iter_source_records(csv, None)

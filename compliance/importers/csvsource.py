@@ -17,12 +17,13 @@ from typing import Callable, Iterable, Iterator
 
 from ..records import Record
 from ..units import UnitResolver
-from .mapping import EMPTY_ROW, Mapping, RowConverter, SourceError, norm
+from .mapping import Mapping, SourceError, norm
+from .rows import EMPTY_ROW, RowConverter
 
 DELIMITERS = (";", ",", "\t")
 _CHUNK = 1 << 20
 # The csv module's limit on one field. A cell longer than Excel's 32 767 characters is a
-# reject (mapping.MAX_CELL_CHARS); one of over a mebibyte is most likely a quote that never
+# reject (rows.MAX_CELL_CHARS); one of over a mebibyte is most likely a quote that never
 # closes, swallowing the rest of the file, and stops the file with the row where it began.
 FIELD_LIMIT = 1 << 20
 

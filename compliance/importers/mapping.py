@@ -1,4 +1,4 @@
-"""Mappings: how an export's columns and names become canonical events (as data, TOML).
+"""The mapping file: how an export's columns and names become canonical events (TOML).
 
 A mapping file (see docs/imports.md and mappings/standard-sv.toml) has
 
@@ -9,27 +9,24 @@ A mapping file (see docs/imports.md and mappings/standard-sv.toml) has
     [options]        list_separator, extra_columns, unknown_channel
     [values.FIELD]   "Name in the export" = "canonical value"
 
-`RowConverter` applies a mapping to the rows of one table (CSV or XLSX) and makes one
-`Record` per row: an event in the canonical shape, or a reject naming the column.
+Loading checks everything once, so that a broken mapping is one line naming its key:
+the fields and closed values against the event models (`fields`), the date formats in
+their small language (`dateformats`). `rows.RowConverter` then applies a `Mapping` to
+the rows of one table.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..events import content_id, content_key
-from ..privacy import REDACTED, contains_personal_number, quote, redact, redact_raw
-from ..records import Record
-from ..units import UnitResolver
-from ..vocabulary import EVENT_TYPES
-from . import personnummer as pnr_mod
+from .dateformats import DATE_NEEDS, ISO_FALLBACK, ISO_NEEDS, TIME_NEEDS, FormatError, compile_format
+from .fields import CLOSED_VALUES, EVENT_TYPES, REQUIRED_COLUMNS, SPECIAL_FIELDS, known_field
 
 
 class SourceError(Exception):
@@ -40,59 +37,10 @@ class MappingError(SourceError):
     """A broken mapping file; the message names the key."""
 
 
-# Fields with their own conversion; any other [columns] key is a plain text field
-# (dotted keys such as "child.initials" make nested objects).
-SPECIAL_FIELDS = (
-    "id", "case", "type", "at", "at_time", "personnummer", "unit", "meeting", "kind",
-    "date", "to", "channel", "attendees", "comment",
-)
-REQUIRED_COLUMNS = ("case", "type", "at")
-EMPTY_ROW = "tom rad"     # the reason of an empty row's reject, in every format
-# Excel's own limit for the text of one cell: a longer cell was not typed by anyone.
-MAX_CELL_CHARS = 32_767
-# Columns that identify something: a personal number in them rejects the row.
-ID_COLUMNS = frozenset({"id", "case", "unit", "meeting", "to", "attendees", "scope", "from",
-                        "follow_up.convener"})
-# Mapped fields that are not part of what an event is (events.content_key): set apart so
-# that the fields of the identity come first.
-_FREE_FIELDS = frozenset({"comment", "text", "child"})
-LIST_FIELDS = frozenset({"attendees", "scope"})
-# Value tables whose unlisted values reject the row (closed vocabularies).
-CLOSED_VALUES = {
-    "type": EVENT_TYPES,
-    "kind": ("sip", "sip_followup", "bus_individ"),
-    "channel": ("email", "letter", "phone", "other"),
-    "by": ("guardian", "child"),
-    "form": ("written", "oral"),
-    "child.gender": ("female", "male", "other", "unknown"),
-}
-# Fields that hold unit ids: a [values.unit] table applies to all of them.
-UNIT_FIELDS = frozenset({"unit", "attendees", "scope", "to", "from", "follow_up.convener"})
-# What an event type needs besides case/type/at, checked here so that the reason names
-# the export's column rather than the canonical field.
-NEEDS = {
-    "meeting.scheduled": ("meeting", "kind", "date"),
-    "meeting.rescheduled": ("meeting", "date"),
-    "meeting.cancelled": ("meeting",),
-    "invitation.sent": ("meeting", "to"),
-    "meeting.held": ("meeting",),
-    "plan.documented": ("meeting",),
-    "deviation.filed": ("deviation",),
-    "deviation.replied": ("deviation",),
-    "deviation.closed": ("deviation",),
-    "group.meeting.held": ("group",),
-}
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 _TOP_KEYS = {"format", "name", "description", "columns", "dates", "options", "values"}
 _DATE_KEYS = {"formats", "time_formats", "timezone"}
 _OPTION_KEYS = {"list_separator", "extra_columns", "unknown_channel"}
-_DIRECTIVES = {
-    "Y": r"(?P<Y>\d{4})", "y": r"(?P<y>\d{2})", "m": r"(?P<m>\d{1,2})",
-    "d": r"(?P<d>\d{1,2})", "H": r"(?P<H>\d{1,2})", "M": r"(?P<M>\d{2})",
-    "S": r"(?P<S>\d{2})",
-}
-_ISO_FALLBACK = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M")
-_CACHE_MAX = 200_000
 
 
 def norm(name: Any) -> str:
@@ -103,35 +51,11 @@ def norm(name: Any) -> str:
     return "".join(s.split()).casefold()
 
 
-def _compile_format(fmt: str, key: str, need: tuple[str, ...], src: str) -> re.Pattern:
-    out, i = [], 0
-    seen = set()
-    while i < len(fmt):
-        ch = fmt[i]
-        if ch == "%":
-            if i + 1 >= len(fmt):
-                raise MappingError(f"mapping {src}: nyckel '{key}': formatet {fmt!r} slutar med '%'")
-            d = fmt[i + 1]
-            if d == "%":
-                out.append("%")
-            elif d in _DIRECTIVES:
-                if d in seen:
-                    raise MappingError(f"mapping {src}: nyckel '{key}': %{d} två gånger i {fmt!r}")
-                seen.add(d)
-                out.append(_DIRECTIVES[d])
-            else:
-                raise MappingError(
-                    f"mapping {src}: nyckel '{key}': %{d} stöds inte i {fmt!r} "
-                    "(tillåtna: %Y %y %m %d %H %M %S)")
-            i += 2
-        else:
-            out.append(re.escape(ch))
-            i += 1
-    for group in need:
-        alts = group.split("|")
-        if not any(a in seen for a in alts):
-            raise MappingError(f"mapping {src}: nyckel '{key}': {fmt!r} saknar %{alts[0]}")
-    return re.compile("".join(out) + r"\Z")
+def _compile(fmt: str, key: str, need: tuple[str, ...], src: str) -> re.Pattern:
+    try:
+        return compile_format(fmt, need)
+    except FormatError as exc:
+        raise MappingError(f"mapping {src}: nyckel '{key}': {exc}") from None
 
 
 @dataclass
@@ -217,6 +141,9 @@ def _build(doc: dict, src: str) -> Mapping:
             raise MappingError(f"mapping {src}: nyckel '{path}': ogiltigt fältnamn")
         if "." in fld and fld.split(".")[0] in SPECIAL_FIELDS:
             raise MappingError(f"mapping {src}: nyckel '{path}': '{fld.split('.')[0]}' kan inte ha delfält")
+        if not known_field(fld):
+            raise MappingError(f"mapping {src}: nyckel '{path}': fältet '{fld}' finns inte hos någon "
+                               "händelsetyp (compliance.events)")
         if isinstance(header, str):
             header = [header]
         if (not isinstance(header, list) or not header
@@ -245,10 +172,9 @@ def _build(doc: dict, src: str) -> Mapping:
     tformats = dates.get("time_formats", ["%H:%M", "%H:%M:%S"])
     if not isinstance(tformats, list) or not all(isinstance(f, str) for f in tformats):
         raise MappingError(f"mapping {src}: nyckel 'dates.time_formats' ska vara en lista av format")
-    date_formats = [_compile_format(f, "dates.formats", ("Y|y", "m", "d"), src) for f in formats]
-    date_formats += [_compile_format(f, "dates.formats", ("Y", "m", "d"), src)
-                     for f in _ISO_FALLBACK if f not in formats]
-    time_formats = [_compile_format(f, "dates.time_formats", ("H", "M"), src) for f in tformats]
+    date_formats = [_compile(f, "dates.formats", DATE_NEEDS, src) for f in formats]
+    date_formats += [_compile(f, "dates.formats", ISO_NEEDS, src) for f in ISO_FALLBACK if f not in formats]
+    time_formats = [_compile(f, "dates.time_formats", TIME_NEEDS, src) for f in tformats]
     timezone = _str(dates, "timezone", src, "dates.timezone", default="Europe/Stockholm")
     if timezone not in ("Europe/Stockholm", "UTC"):
         raise MappingError(f"mapping {src}: nyckel 'dates.timezone': {timezone!r} stöds inte "
@@ -299,375 +225,3 @@ def _build(doc: dict, src: str) -> Mapping:
                    time_formats=time_formats, timezone=timezone, list_separator=sep,
                    extra_columns=extra, unknown_channel=unknown_channel, values=values,
                    description=description)
-
-
-# --------------------------------------------------------------------------- rows
-
-
-def _parse_date_text(s: str, formats: list[re.Pattern]) -> tuple[str, str | None]:
-    for rx in formats:
-        m = rx.match(s)
-        if m is None:
-            continue
-        g = m.groupdict()
-        year = int(g["Y"]) if g.get("Y") else 2000 + int(g["y"])
-        try:
-            d = dt.date(year, int(g["m"]), int(g["d"]))
-        except ValueError:
-            raise ValueError(f"ogiltigt datum {quote(s)}") from None
-        t = None
-        if g.get("H") is not None:
-            t = _time_from(g, s)
-        return d.isoformat(), t
-    raise ValueError(f"okänt datumformat {quote(s)}")
-
-
-def _time_from(g: dict, s: str) -> str:
-    h, mi, se = int(g["H"]), int(g["M"]), int(g.get("S") or 0)
-    if h > 23 or mi > 59 or se > 59:
-        raise ValueError(f"ogiltig tid {quote(s)}")
-    return f"{h:02d}:{mi:02d}:{se:02d}"
-
-
-def _parse_time_text(s: str, formats: list[re.Pattern]) -> str:
-    for rx in formats:
-        m = rx.match(s)
-        if m is not None:
-            return _time_from(m.groupdict(), s)
-    raise ValueError(f"okänt tidsformat {quote(s)}")
-
-
-class _Reject(Exception):
-    pass
-
-
-class RowConverter:
-    """Turns the rows of one table into Records, under one mapping.
-
-    `units`: the unit register's resolver (names and aliases become ids; unknown units are
-    noted, or with --strict-units rejected). Each event's `id` is the one the export gives
-    (an `id` column), else its content digest (events.content_id), and the Record carries
-    its content key for merging duplicates. `check`: the event model's judgement of a
-    converted row (a reason or None); with it every Record is an accepted event or a
-    reject, and only rejects carry their raw row."""
-
-    def __init__(self, mapping: Mapping, header: list[Any], file: str, *,
-                 key: bytes | None = None, units: UnitResolver | None = None,
-                 stats: dict | None = None, raw_sep: str = ";",
-                 check: Callable[[Record], str | None] | None = None) -> None:
-        self.m = mapping
-        self.check = check
-        self.file = file
-        self.key = key
-        self.units = units if units is not None and units.active else None
-        self.stats = stats if stats is not None else {}
-        self.stats.setdefault("personnummer", 0)
-        self.raw_sep = raw_sep
-        self.header = ["" if h is None else str(h).replace("\ufeff", "").strip() for h in header]
-        self.ncols = len(self.header)
-        by_norm: dict[str, int] = {}
-        for i, h in enumerate(self.header):
-            if h:
-                by_norm.setdefault(norm(h), i)
-        self.index: dict[str, int] = {}
-        self.col_name: dict[str, str] = {}
-        used: set[int] = set()
-        for fld, headers in mapping.columns.items():
-            for h in headers:
-                i = by_norm.get(norm(h))
-                if i is not None:
-                    self.index[fld] = i
-                    self.col_name[fld] = self.header[i]
-                    used.add(i)
-                    break
-        missing = [mapping.header_of(f) for f in REQUIRED_COLUMNS if f not in self.index]
-        if missing:
-            raise SourceError(
-                f"{file}: kolumn {', '.join(repr(m) for m in missing)} saknas i rubrikraden "
-                f"(mapping {mapping.name}; rubriker: {', '.join(quote(h, 40) for h in self.header[:40] if h)}"
-                f"{', ...' if len(self.header) > 40 else ''})")
-        # An unmapped column becomes an extra field under its header (never a personal number).
-        self.extras = [] if mapping.extra_columns == "drop" else [
-            (i, redact(h)) for i, h in enumerate(self.header) if i not in used and h]
-        # in a fixed order (not that of [columns] in the mapping or of the export's
-        # columns); the fields that are not part of what an event is (child.*, text) last
-        generic = sorted((f, i) for f, i in self.index.items() if f not in SPECIAL_FIELDS)
-        self.generic = [(f, i) for f, i in generic if f.split(".")[0] not in _FREE_FIELDS]
-        self.generic_free = [(f, i) for f, i in generic if f.split(".")[0] in _FREE_FIELDS]
-        self._caches: dict[str, dict] = {}
-        self._date_cache: dict[Any, Any] = {}
-        self._time_cache: dict[Any, Any] = {}
-        self.unit_values = mapping.values.get("unit")
-        self.simple = [(f, self.index[f]) for f in ("unit", "meeting", "kind", "to", "channel") if f in self.index]
-        self.i_case, self.i_type, self.i_at = self.index["case"], self.index["type"], self.index["at"]
-        g = self.index.get
-        self.i_time, self.i_date, self.i_attendees = g("at_time"), g("date"), g("attendees")
-        self.i_comment, self.i_id, self.i_pnr = g("comment"), g("id"), g("personnummer")
-        self.utc = mapping.timezone == "UTC"
-        for f in ("type", "unit", "meeting", "kind", "to", "channel", "attendees"):
-            self._caches.setdefault(f, {})
-
-    # ---- helpers
-    def _col(self, fld: str) -> str:
-        return self.col_name.get(fld) or self.m.header_of(fld)
-
-    def _column_of(self, i: int) -> str:
-        """The header of column i as a reason may name it."""
-        h = self.header[i] if i < self.ncols else ""
-        return redact(h) if h else f"nr {i + 1}"
-
-    @staticmethod
-    def _cached(cache: dict, s: str, parse: Any, column: str) -> Any:
-        """Parse `s` once per distinct text (exports repeat their dates); reject on error.
-
-        The cache holds the parsed value, or the ValueError for text that does not parse.
-        """
-        r = cache.get(s)
-        if r is None:
-            try:
-                r = parse(s.strip())
-            except ValueError as exc:
-                r = exc
-            if len(cache) > _CACHE_MAX:
-                cache.clear()
-            cache[s] = r
-        if type(r) is ValueError:
-            raise _Reject(f"kolumn '{column}': {r}")
-        return r
-
-    def _date(self, fld: str, s: str) -> tuple[str, str | None]:
-        return self._cached(self._date_cache, s,
-                            lambda t: _parse_date_text(t, self.m.date_formats), self._col(fld))
-
-    def _time(self, s: str) -> str:
-        return self._cached(self._time_cache, s,
-                            lambda t: _parse_time_text(t, self.m.time_formats), self._col("at_time"))
-
-    def _value(self, fld: str, s: str) -> str:
-        """A name from the export -> canonical value via [values.fld] ("" for blank).
-
-        Every field read here is an id or a name from a closed list: one holding a
-        personal number rejects the row."""
-        cache = self._caches.get(fld)
-        if cache is None:
-            cache = self._caches[fld] = {}
-        r = cache.get(s)
-        if r is not None:
-            return r
-        v = s.strip()
-        if not v:
-            r = ""
-        elif contains_personal_number(v):
-            raise _Reject(f"kolumn '{self._col(fld)}': innehåller ett personnummer")
-        else:
-            table = self.m.values.get(fld)
-            if table is not None:
-                got = table.get(norm(v))
-                if got is not None:
-                    r = got
-                elif fld == "channel" and self.m.unknown_channel == "other":
-                    r = "other"
-                elif fld in CLOSED_VALUES:
-                    what = {"type": "okänd händelse", "kind": "okänd mötestyp", "channel": "okänd kanal"}
-                    raise _Reject(f"kolumn '{self._col(fld)}': {what.get(fld, 'okänt värde')} {quote(v)}")
-                else:
-                    r = v
-            else:
-                r = v
-            if fld in UNIT_FIELDS and self.unit_values is not None and r == v:
-                r = self.unit_values.get(norm(v), v)
-        if len(cache) > _CACHE_MAX:
-            cache.clear()
-        cache[s] = r
-        return r
-
-    def _raw(self, cells: list[str], pnr_i: int | None) -> str:
-        """The row as `rejects.jsonl` shows it: the Personnummer cell blanked, every
-        personal number removed, an overlong cell cut."""
-        if (pnr_i is not None and cells[pnr_i].strip()) or max(map(len, cells), default=0) > MAX_CELL_CHARS:
-            cells = [c if len(c) <= MAX_CELL_CHARS else f"{c[:200]}… ({len(c)} tecken)" for c in cells]
-            if pnr_i is not None and cells[pnr_i].strip():
-                cells[pnr_i] = REDACTED
-        sep = self.raw_sep
-        raw = sep.join(cells)
-        if raw.count(sep) != len(cells) - 1 or '"' in raw or "\n" in raw or "\r" in raw:
-            raw = sep.join(
-                ('"' + c.replace('"', '""') + '"') if (sep in c or '"' in c or "\n" in c or "\r" in c) else c
-                for c in cells)
-        return redact_raw(raw)
-
-    # ---- the row
-    def convert(self, cells: list[str], row: int) -> Record:
-        """One row as a Record. With a `check` (the event model's judgement, see
-        __init__), a row the model rejects is returned as a reject here, and an accepted
-        row carries no raw text (building it is a fifth of the cost of a row, and only
-        rejects show it)."""
-        n = self.ncols
-        if len(cells) != n:
-            if len(cells) < n:
-                cells = list(cells) + [""] * (n - len(cells))
-            elif any(c.strip() for c in cells[n:]):
-                return Record(self.file, row, self._raw(cells, self.i_pnr), None,
-                              f"raden har {len(cells)} fält men rubrikraden {n}")
-            else:
-                cells = cells[:n]
-        longest = max(map(len, cells), default=0)
-        if longest > MAX_CELL_CHARS:
-            i = next(i for i, c in enumerate(cells) if len(c) == longest)
-            return Record(self.file, row, self._raw(cells, self.i_pnr), None,
-                          f"kolumn '{self._column_of(i)}': cellen har {longest} tecken "
-                          f"(högst {MAX_CELL_CHARS})")
-        try:
-            data, key = self._data(cells)
-        except _Reject as exc:
-            return Record(self.file, row, self._raw(cells, self.i_pnr), None, str(exc))
-        check = self.check
-        if check is None:
-            return Record(self.file, row, self._raw(cells, self.i_pnr), data, None, key)
-        rec = Record(self.file, row, "", data, None, key)
-        reason = check(rec)
-        if reason is not None:
-            return Record(self.file, row, self._raw(cells, self.i_pnr), None, reason)
-        return rec
-
-    def _data(self, cells: list[str]) -> tuple[dict[str, Any], int | None]:
-        # The hot path of a million-row import: cached conversions, few method calls.
-        case = cells[self.i_case]
-        if not case or case[0].isspace() or case[-1].isspace():
-            case = case.strip()
-            if not case:
-                if not "".join(cells).strip():
-                    raise _Reject(EMPTY_ROW)
-                raise _Reject(f"kolumn '{self._col('case')}': ärendenummer saknas")
-        if len(case) >= 10 and contains_personal_number(case):
-            raise _Reject(f"kolumn '{self._col('case')}': innehåller ett personnummer, inte ett ärendenummer")
-        caches = self._caches
-        s = cells[self.i_type]
-        typ = caches["type"].get(s) or self._value("type", s)
-        if not typ:
-            raise _Reject(f"kolumn '{self._col('type')}': händelse saknas")
-        s = cells[self.i_at]
-        r = self._date_cache.get(s)
-        if r is None or type(r) is ValueError:
-            if not s or s.isspace():
-                raise _Reject(f"kolumn '{self._col('at')}': datum saknas")
-            r = self._date("at", s)
-        day, clock = r
-        i = self.i_time
-        if i is not None:
-            s = cells[i]
-            if s:
-                r = self._time_cache.get(s)
-                if type(r) is str:
-                    clock = r
-                elif not s.isspace():
-                    clock = self._time(s)
-        if clock is None:
-            at = day
-        elif self.utc:
-            at = f"{day}T{clock}Z"
-        else:
-            at = f"{day}T{clock}"
-        data: dict[str, Any] = {"id": None, "case": case, "type": typ, "at": at}
-
-        value = self._value
-        for fld, i in self.simple:
-            s = cells[i]
-            if s:
-                v = caches[fld].get(s)
-                if v is None:
-                    v = value(fld, s)
-                if v:
-                    data[fld] = v
-        i = self.i_date
-        if i is not None:
-            s = cells[i]
-            if s and not s.isspace():
-                data["date"] = self._date("date", s)[0]
-        i = self.i_attendees
-        if i is not None:
-            s = cells[i]
-            if s and not s.isspace():
-                data["attendees"] = [value("attendees", p) for p in s.split(self.m.list_separator) if p.strip()]
-        if self.generic:
-            self._generic(cells, data, self.generic)
-        if self.units is not None:
-            unknown = self.units.resolve_fields(data)
-            if unknown is not None:
-                fld, v = unknown
-                raise _Reject(self.units.reason(f"kolumn '{self._col(fld.split('[')[0])}'", v))
-
-        need = NEEDS.get(typ)
-        if need:
-            for fld in need:
-                if fld not in data:
-                    raise _Reject(f"kolumn '{self._col(fld)}': saknas (behövs för {typ})")
-        if typ == "meeting.held" and "attendees" not in data:
-            data["attendees"] = []
-
-        if self.generic_free:
-            self._generic(cells, data, self.generic_free)
-        i = self.i_comment
-        if i is not None:
-            s = cells[i]
-            if s and not s.isspace():
-                data["comment"] = redact(s.strip())
-        pnr_i = self.i_pnr
-        if pnr_i is not None:
-            s = cells[pnr_i]
-            if s and not s.isspace():
-                self._personnummer(s, day, data)
-
-        try:
-            key = content_key(data)
-        except ValueError:       # an `at` outside the calendar: the event model rejects the row
-            key = None
-        i = self.i_id
-        given = cells[i].strip() if i is not None else ""
-        if given and len(given) >= 10 and contains_personal_number(given):
-            raise _Reject(f"kolumn '{self._col('id')}': innehåller ett personnummer")
-        data["id"] = given or (content_id(case, key) if key is not None else f"{case}-")
-
-        for i, h in self.extras:
-            s = cells[i]
-            if s and not s.isspace():
-                k = h if h not in data else f"extra:{h}"
-                data[k] = redact(s.strip())
-        return data, key
-
-    def _generic(self, cells: list[str], data: dict[str, Any], fields: list[tuple[str, int]]) -> None:
-        for fld, i in fields:
-            v = cells[i]
-            if not v or v.isspace():
-                continue
-            v = v.strip()
-            last = fld.rsplit(".", 1)[-1]
-            if last == "date" or last.endswith("_date"):
-                v = self._date(fld, v)[0]
-            elif fld in LIST_FIELDS:
-                v = [self._value(fld, p) for p in v.split(self.m.list_separator) if p.strip()]
-            elif fld in self.m.values or fld in UNIT_FIELDS:
-                v = self._value(fld, v)
-                if not v:
-                    continue
-            else:
-                v = redact(v)
-            if "." in fld:
-                top, sub = fld.split(".", 1)
-                data.setdefault(top, {})[sub] = v
-            else:
-                data[fld] = v
-
-    def _personnummer(self, s: str, day: str, data: dict[str, Any]) -> None:
-        self.stats["personnummer"] += 1
-        try:
-            p = pnr_mod.parse_personnummer(s, dt.date.fromisoformat(day))
-        except ValueError as exc:
-            raise _Reject(f"kolumn '{self._col('personnummer')}': {exc}") from None
-        child = data.get("child")
-        if not isinstance(child, dict):
-            child = data["child"] = {}
-        child["birth_date"] = p.birth_date.isoformat()
-        child["gender"] = p.gender
-        if self.key is not None:
-            child["pseudonym"] = pnr_mod.pseudonym(p, self.key)

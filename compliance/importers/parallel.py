@@ -33,7 +33,8 @@ from ..records import Record
 from ..units import UnitResolver
 from .csvsource import CsvTable, csv_problem, numbered_rows
 from .files import display
-from .mapping import EMPTY_ROW, Mapping, SourceError
+from .mapping import Mapping, SourceError
+from .rows import EMPTY_ROW
 
 PARALLEL_BYTES = 8 << 20    # a CSV file at least this big is converted on several processes
 PIECE_BYTES = 1 << 20       # about this much of the file per task

@@ -29,7 +29,8 @@ from ..events import content_id, content_key
 from ..privacy import contains_personal_number, quote, redact, redact_raw
 from ..records import Record
 from ..units import UnitResolver
-from .mapping import EMPTY_ROW, SourceError
+from .mapping import SourceError
+from .rows import EMPTY_ROW
 
 XES_NS = "http://www.xes-standard.org/"
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

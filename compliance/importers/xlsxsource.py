@@ -26,7 +26,8 @@ from typing import Any, Callable, Iterator
 from ..privacy import quote
 from ..records import Record
 from ..units import UnitResolver
-from .mapping import EMPTY_ROW, Mapping, RowConverter, SourceError
+from .mapping import Mapping, SourceError
+from .rows import EMPTY_ROW, RowConverter
 
 MAX_ROWS = 1_048_576                 # Excel's own limit of rows in a sheet
 MAX_MEMBERS = 10_000                 # files inside the zip

@@ -19,6 +19,7 @@ from typing import Mapping
 import click
 
 from ..deviations import DraftWriteError, replace_folder
+from ..resources import ResourceError
 from ..units import UnitRegisterError
 from . import NotAScanFolder, build_reports
 from .scan_data import check_scan_folder, count_sv
@@ -93,6 +94,10 @@ def write_reports(scan_dir: Path, out: Path, units_path: Path | None, docx: bool
         if created:
             shutil.rmtree(out, ignore_errors=True)
         raise ReportError(f"{out}: rapporterna kan inte skrivas: {os_error_sv(exc)}") from None
+    except BaseException:                 # a broken template, Ctrl-C: no new empty folder left
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
@@ -130,7 +135,7 @@ def report(scan_dir: Path, out_dir: Path | None, units_path: Path | None, no_doc
                               progress=progress_bar("fynd", "Avvikelseutkast"), review=review)
     except DraftWriteError as exc:
         _fail(f"{exc.path}: {os_error_sv(exc.error)}" if exc.error else str(exc))
-    except (NotAScanFolder, ReportError, UnitRegisterError, StateError) as exc:
+    except (NotAScanFolder, ReportError, UnitRegisterError, StateError, ResourceError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("avbruten; rapportmappen är som förut")

@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 
 from ..dates_sv import date_sv, half_year, half_year_sv, to_date
 from ..deviations import TEMPLATES as TEMPLATES_DIR
+from ..resources import template_error
 from ..units import Unit
 from .scan_data import (CLOSED_REVIEW, REVIEW_ORDER, Scan, clean, clean_text, finding_id_text,
                         finding_states, review_sv, unit_name)
@@ -429,7 +430,11 @@ def render_overview(scan: Scan, units: Mapping[str, Unit], template_dir: Path = 
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["plural"] = plural
-    return env.get_template(HTML_TEMPLATE).render(overview_context(scan, units, review))
+    context = overview_context(scan, units, review)
+    try:
+        return env.get_template(HTML_TEMPLATE).render(context)
+    except (jinja2.TemplateError, OSError) as exc:
+        raise template_error(Path(template_dir) / HTML_TEMPLATE, exc) from None
 
 
 def write_overview(scan: Scan, units: Mapping[str, Unit], out_dir: Path,

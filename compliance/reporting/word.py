@@ -29,7 +29,7 @@ import jinja2.meta
 from markupsafe import escape
 
 from ..escaping import CACHE, display_text
-from ..resources import templates_dir
+from ..resources import template_error, templates_dir
 
 DOCX_TEMPLATE = "avvikelse.docx"
 TEMPLATES_DIR = templates_dir()
@@ -64,23 +64,29 @@ class WordTemplate:
 
         from ..deviations import DictFirstEnvironment
 
-        path = Path(path) if path is not None else TEMPLATES_DIR / DOCX_TEMPLATE
+        path = self.path = Path(path) if path is not None else TEMPLATES_DIR / DOCX_TEMPLATE
         env = DictFirstEnvironment(finalize=_finalize, undefined=jinja2.StrictUndefined)
-        patcher = DocxTemplate(str(path))
         self.parts: list[tuple[bytes, Any]] = []
-        with zipfile.ZipFile(path) as z:
-            for info in z.infolist():
-                data = z.read(info)
-                name = info.filename.encode("utf-8")
-                if _TEXT_PART.fullmatch(info.filename) and b"{" in data:
-                    self.parts.append((name, _TextPart(env, patcher.patch_xml(data.decode("utf-8")))))
-                else:
-                    self.parts.append((name, _Stored.of(data, 9)))
+        try:
+            patcher = DocxTemplate(str(path))
+            with zipfile.ZipFile(path) as z:
+                for info in z.infolist():
+                    data = z.read(info)
+                    name = info.filename.encode("utf-8")
+                    if _TEXT_PART.fullmatch(info.filename) and b"{" in data:
+                        self.parts.append((name, _TextPart(env, patcher.patch_xml(data.decode("utf-8")))))
+                    else:
+                        self.parts.append((name, _Stored.of(data, 9)))
+        except (OSError, zipfile.BadZipFile, UnicodeDecodeError, jinja2.TemplateError) as exc:
+            raise template_error(path, exc) from None
 
     def render(self, draft: Mapping[str, Any]) -> bytes:
         z = _Zip()
-        for name, part in self.parts:
-            z.add(name, part if isinstance(part, _Stored) else part.render(draft))
+        try:
+            for name, part in self.parts:
+                z.add(name, part if isinstance(part, _Stored) else part.render(draft))
+        except jinja2.TemplateError as exc:     # a field the template names that drafts lack
+            raise template_error(self.path, exc) from None
         return z.finish()
 
 
