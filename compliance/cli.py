@@ -92,8 +92,11 @@ def main() -> None:
 @click.option("--state", "state", metavar="URL",
               help="Tillstånd att spara körningen i (en fil, sqlite:///SÖKVÄG eller postgresql://…): "
                    "skriver changes.jsonl och låter utkasten och listorna följa granskningsbesluten.")
+@click.option("--full", "full", is_flag=True,
+              help="Med --state: bedöm alla ärenden på nytt, även de vars resultat från en tidigare "
+                   "körning fortfarande gäller.")
 def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile,
-         no_docx, state):
+         no_docx, state, full):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
     from .progress import progress_bar
@@ -109,7 +112,8 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
                           out_dir=out_dir, workers=workers, mapping=mapping, report=report,
                           progress_factory=progress_bar("händelser", "Granskar"), warn_days=warn_days,
                           profile=profile, docx=not no_docx,
-                          drafts_progress=progress_bar("fynd", "Avvikelseutkast"), state=state)
+                          drafts_progress=progress_bar("fynd", "Avvikelseutkast"), state=state,
+                          full=full)
     except (ScanError, RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
     except ScanInterrupted as exc:      # SIGTERM, SIGHUP, Ctrl-C: 143, 129, 130

@@ -47,6 +47,7 @@ class CaseOutcome:
     summary: dict[str, Any]
     met: list[dict[str, Any]] = field(default_factory=list)    # obligations met (replay only)
     run: CaseRun | None = None                                  # the session's facts (replay only)
+    stable_until: int | None = None    # the first as-of (ordinal) that may change it (compliance.incremental)
 
 
 class Decider:
@@ -56,6 +57,8 @@ class Decider:
         self.program = program
         self.as_of = as_of
         self.session = Session(program, as_of, warn_days)
+        self.warn_days = warn_days
+        self._stability: Any = None
 
     def decide(self, cases: list[tuple[str, list[CompactEvent]]], keep_run: bool = False) -> list[CaseOutcome]:
         """Decide cases together (one durable-rules call per stage for all of them); a
@@ -87,12 +90,22 @@ class Decider:
             error = failed.get(k) or run.error
             if error is None:
                 try:
-                    out.append(self._outcome(case, events, run, keep_run))
+                    outcome = self._outcome(case, events, run, keep_run)
+                    outcome.stable_until = self.stability.until(cases[k][1], run, outcome.findings)
+                    out.append(outcome)
                     continue
                 except Exception as exc:
                     error = exc
             out.append(CaseFailure(case, error))
         return out
+
+    @property
+    def stability(self) -> Any:
+        """How long a case's result holds without new events (incremental scans)."""
+        if self._stability is None:
+            from .incremental import Stability
+            self._stability = Stability(self.program, self.as_of, self.warn_days)
+        return self._stability
 
     # --- findings ---------------------------------------------------------------------------
 

@@ -40,6 +40,7 @@ import orjson
 
 if TYPE_CHECKING:
     from .scan import ScanResult
+    from .incremental import Reuse
     from .state import DeviationFiling, RunChanges, Store
 
 # How long a scan waits for another writer of the store, in seconds (default 60).
@@ -102,10 +103,12 @@ def _lines(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
 class NightlyScan:
     """The store side of one scan: opened before reading, closed after the swap."""
 
-    def __init__(self, state: str, out: Path) -> None:
+    def __init__(self, state: str, out: Path, full: bool = False) -> None:
         from .state import open_store
         self.store: Store = open_store(state, create=True, lock_timeout=lock_wait())
         self.out = out
+        self.full = full              # --full: every case decided again
+        self.incremental: Reuse | None = None
         self.filings: list[DeviationFiling] = []
         self.changes: RunChanges | None = None
         self.committed = False        # past the point of no return: the fresh folder must stay
@@ -123,6 +126,15 @@ class NightlyScan:
     def take_filings(self, cases: Mapping[str, list[str]]) -> None:
         self.filings = log_filings(cases)
 
+    def reuse(self, result: "ScanResult", program: Any, warn_days: int) -> "Reuse":
+        """Which stored case results tonight's scan may take (compliance/incremental.py)."""
+        from .incremental import Reuse, context_of
+        self.incremental = Reuse(self.store, context_of(result.ruleset.digest() if result.ruleset else "",
+                                                        program, result.selection.profile.name
+                                                        if result.selection else "core", warn_days),
+                                 result.as_of, self.full)
+        return self.incremental
+
     @contextmanager
     def recording(self, result: "ScanResult", tmp: Path) -> Iterator[dict[str, dict[str, Any]]]:
         """Record the night in one transaction while the caller finishes the outputs in
@@ -139,6 +151,9 @@ class NightlyScan:
             checkpoint("store-staged")
             rec.add_deviation_filings(self.filings)
             rec.put_case_details(case_details(_lines(result.cases_lines), _lines(result.evidence_lines)))
+            if self.incremental is not None:
+                rec.put_case_results(self.incremental.decided)
+                rec.forget_case_results_except(self.incremental.keep())
             self.changes = rec.finish()
             rec.write_changes(tmp / "changes.jsonl")
             _note_run(tmp / "manifest.json", self.store.display, self.changes)

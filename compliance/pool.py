@@ -346,6 +346,9 @@ class EngineResult:
     errors: list[dict[str, str]]
     retried_batches: int = 0
     worker_deaths: int = 0
+    # each decided case in case order: (case, stable-until ordinal or None, bytes of its
+    # findings, evidence and summary lines in the blocks above) (compliance.incremental)
+    per_case: list[tuple[str, int | None, int, int, int]] = field(default_factory=list)
 
 
 def _jsonl(rows: list[dict[str, Any]]) -> bytes:
@@ -397,7 +400,7 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
                 outcomes += _DECIDER.decide_each([one])
             except Exception as exc:
                 outcomes.append(CaseFailure(one[0], exc))
-    findings, evidence, summaries, tally, errors = [], [], [], [], []
+    findings, evidence, summaries, tally, errors, per_case = [], [], [], [], [], []
     for outcome in outcomes:
         if isinstance(outcome, CaseFailure):
             errors.append({"case": outcome.case, "reason": outcome.reason})
@@ -406,8 +409,10 @@ def _run_batch(batch: list[tuple[str, list[str]]]) -> dict[str, Any]:
         evidence.append(_jsonl(outcome.evidence))
         summaries.append(_jsonl([outcome.summary]))
         tally += [(f["rule"], f["status"]) for f in outcome.findings]
+        per_case.append((outcome.case, outcome.stable_until, len(findings[-1]), len(evidence[-1]),
+                         len(summaries[-1])))
     return {"first": batch[0][0], "findings": b"".join(findings), "evidence": b"".join(evidence),
-            "summaries": b"".join(summaries), "tally": tally, "errors": errors}
+            "summaries": b"".join(summaries), "tally": tally, "errors": errors, "per_case": per_case}
 
 
 ENGINE_WORKER = "en arbetsprocess för regelmotorn"
@@ -476,7 +481,8 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], program: Program, as_of: d
                         [r["summaries"] for r in decided if r["summaries"]],
                         [t for r in decided for t in r["tally"]],
                         sorted(work.errors, key=lambda e: e["case"]), work.retried,
-                        team.deaths if team is not None else 0)
+                        team.deaths if team is not None else 0,
+                        [c for r in decided for c in r["per_case"]])
 
 
 def _handle(kind: str, tag: int | None, payload: Any, work: _Progress, progress: Any) -> None:

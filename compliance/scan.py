@@ -126,9 +126,14 @@ def prepare(rules_dir: Path | str | None, profile: str) -> tuple[RuleSet, Select
 
 def _decide(cases: dict[str, list[str]], program: Program, as_of: dt.date, workers: int,
             progress: Callable[[int], None] | None, result: ScanResult, warn_days: int = 5,
-            started: StartedWorkers | None = None) -> None:
-    engine = run_cases(sorted(cases.items()), program, as_of, workers=workers, progress=progress,
+            started: StartedWorkers | None = None, reuse: Any = None) -> None:
+    # With a store, only the cases whose stored results cannot be reused go to the engine
+    # (compliance/incremental.py); the outputs are then put together in case order.
+    todo = cases if reuse is None else reuse.to_decide(cases)
+    engine = run_cases(sorted(todo.items()), program, as_of, workers=workers, progress=progress,
                        warn_days=warn_days, started=started)
+    if reuse is not None:
+        reuse.merge(engine)
     # The findings of a case come sorted from its worker and findings.jsonl sorts by case
     # first: the cases in order give the whole file in order.
     result.findings_lines = engine.findings
@@ -165,12 +170,14 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
              workers: int | None = None, mapping: str | None = None,
              report: bool = False, progress_factory: Callable[[int], Any] | None = None,
              warn_days: int = 5, profile: str = DEFAULT_PROFILE, docx: bool = True,
-             drafts_progress: Callable[[int], Any] | None = None, state: str | None = None) -> ScanResult:
+             drafts_progress: Callable[[int], Any] | None = None, state: str | None = None,
+             full: bool = False) -> ScanResult:
     """The whole scan: read, decide, and (with `out_dir`) write every output: the
     drafts in Markdown, and with `report` the reports for people (the drafts in Word too,
     unless `docx` is false). `progress_factory(events)` and `drafts_progress(findings)`
     may give progress bars. With `state` (a --state value) the night is recorded in the
-    store (compliance/nightly.py)."""
+    store (compliance/nightly.py), and the cases whose stored results still hold are not
+    decided again, unless `full` (compliance/incremental.py)."""
     ruleset, selection, program = prepare(rules_dir, profile)
     from .units import load_units
     units, cooperation = load_units(units_path)
@@ -182,20 +189,21 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
     out = Path(out_dir) if out_dir is not None else None
     with _stopped_by_signals():
         return _run(files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
-                    workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state)
+                    workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state,
+                    full)
 
 
 def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, selection: Selection,
          program: Program, units: Any, cooperation: Any, units_path: Path | str | None,
          workers: int | None, mapping: str | None, report: bool,
          progress_factory: Callable[[int], Any] | None, warn_days: int, docx: bool,
-         drafts_progress: Callable[[int], Any] | None, state: str | None) -> ScanResult:
+         drafts_progress: Callable[[int], Any] | None, state: str | None, full: bool = False) -> ScanResult:
     from .state.errors import StateError
     night = None
     try:
         if state is not None and out is not None:
             from .nightly import NightlyScan
-            night = NightlyScan(state, out)
+            night = NightlyScan(state, out, full=full)
         tmp = fresh_folder(out) if out is not None else None
     except (OutputError, StateError) as exc:
         if night is not None:
@@ -219,8 +227,9 @@ def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, 
             night.take_filings(cases)
         bar = progress_factory(counts["events"]) if progress_factory else None
         workers_now, started = started, None     # run_cases owns them from here
+        reuse = night.reuse(result, program, warn_days) if night is not None else None
         _decide(cases, program, as_of, workers, bar.update if bar else None, result, warn_days,
-                workers_now)
+                workers_now, reuse)
         del cases, got                           # the drafts' workers are forked small
         if bar:
             bar.close()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import orjson
 from sqlalchemy import Connection, delete, insert, select
 
-from .schema import case_results
+from .schema import case_results, runs
 
 _CHUNK = 1000
 
@@ -34,10 +34,14 @@ class CaseResult:
     findings: bytes
     evidence: bytes
     summary: bytes
+    decided_as_of: dt.date | None = None   # the as-of of the run that stored it (read back)
 
     def reusable(self, events_digest: str, context_digest: str, as_of: dt.date) -> bool:
-        """Whether tonight's scan of this case may take this result as it is."""
+        """Whether tonight's scan of this case may take this result as it is: same events
+        and context, and tonight's as-of date in [the day it was decided, stable-until)
+        (an as-of date before it, a scan of an older day, may see fewer events)."""
         return (self.events_digest == events_digest and self.context_digest == context_digest
+                and self.decided_as_of is not None and self.decided_as_of <= as_of
                 and (self.stable_until is None or as_of < self.stable_until))
 
 
@@ -88,11 +92,13 @@ def case_results_for(conn: Connection, cases: Iterable[str]) -> Iterator[CaseRes
 def _get(conn: Connection, chunk: list[str]) -> Iterator[CaseResult]:
     c = case_results.c
     rows = conn.execute(select(c.case, c.events_digest, c.context_digest, c.stable_until, c.findings,
-                               c.evidence, c.summary).where(c.case.in_(chunk)))
+                               c.evidence, c.summary, runs.c.as_of)
+                        .join(runs, runs.c.id == c.run_id).where(c.case.in_(chunk)))
     for row in rows:
         yield CaseResult(row.case, row.events_digest, row.context_digest,
                          dt.date.fromisoformat(row.stable_until) if row.stable_until else None,
-                         bytes(row.findings), bytes(row.evidence), bytes(row.summary))
+                         bytes(row.findings), bytes(row.evidence), bytes(row.summary),
+                         row.as_of)
 
 
 def forget_cases_except(conn: Connection, keep: Iterable[str]) -> None:

@@ -30,7 +30,7 @@ from sqlalchemy import (Column, Connection, MetaData, Table, and_, exists, func,
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
-from .cache import CaseResult, put_case_results
+from .cache import CaseResult, forget_cases_except, put_case_results
 from .changes import MATERIAL_FIELDS, write_changes
 from .errors import StateError
 from .evidence import CaseDetails, put_case_details
@@ -173,6 +173,11 @@ class Recording:
         """Keep cases' results for the next incremental scan (same transaction)."""
         self._check_open()
         put_case_results(self._conn, self.run_id, results)
+
+    def forget_case_results_except(self, keep: Iterable[str]) -> None:
+        """Drop the stored results of every case but these (gone from the log, or failed)."""
+        self._check_open()
+        forget_cases_except(self._conn, keep)
 
     def put_case_details(self, details: Iterable[CaseDetails]) -> int:
         """Every case's summary and evidence rows, for the review app (call once, with all
