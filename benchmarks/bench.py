@@ -21,7 +21,8 @@ streamed to disk in chunks) into a temporary folder, then measures
   (`compliance.deviations.write_drafts`, Markdown and Word, as `report` writes them) and
   the whole `compliance report SCAN --out DIR`, each measured like the scan, with their
   wall time as a multiple of the scan's (the target: the reports of the 1M-event scan
-  in at most 1.5x its wall time, peak memory flat in the number of drafts).
+  in at most 1.5x its wall time, peak memory flat in the number of drafts: the table
+  counts the drafts each wrote).
 
 Prints a Markdown table and writes it to benchmarks/results.md (see --results).
 When the `compliance` CLI (or its `scan`/`import` command) does not exist yet, the
@@ -263,6 +264,9 @@ def measure_reports(base: list[str], scan_out: Path, tmp: Path, n: int, workers:
     for what, cmd in commands:
         probe = file_creation_us(tmp)
         m = run_measured(cmd, tmp)
+        # the drafts it wrote (one .md each): its peak memory should not grow with them
+        out = Path(cmd[cmd.index("--out") + 1]) if "--out" in cmd else Path(cmd[4])   # DRAFTS: argv[2]
+        m["drafts"] = sum(1 for _ in (out / "deviations").glob("*.md"))
         err = m["stderr"].strip().splitlines()
         m["note"] = (f"exit {m['rc']}: {err[-1] if err else ''}" if m["rc"] != 0
                      else m["stdout"].strip().splitlines()[-1] if what == "drafts" and m["stdout"].strip() else "")
@@ -477,8 +481,8 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
             " time above (for scan --report, the reports' share: (wall − scan) / scan)",
             "",
             "| events | what | wall s | × scan | CPU s (user + system) | peak RSS single MB | peak RSS tree MB |"
-            " file creation before (us/file) | note |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---|",
+            " drafts | file creation before (us/file) | note |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for r in measured:
             for what, m in r["reports"].items():
@@ -489,7 +493,7 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
                 cpu = f"{m['user']:.1f} + {m['sys']:.1f}" if m.get("wall") else "n/a"
                 lines.append(f"| {r['events']:,} | {what} | {_s(m.get('wall'))} | {ratio} | {cpu} | "
                              f"{_mb(m.get('maxrss_kib'))} | {_mb(m.get('peak_tree_kib'))} | "
-                             f"{m['probe']:.0f} | {m['note']} {m.get('phases', '')} |")
+                             f"{m['drafts'] if m.get('drafts') is not None else ''} | {m['probe']:.0f} | {m['note']} {m.get('phases', '')} |")
         lines.append("")
     if len(rows) >= 2:
         a, b = rows[0], rows[-1]

@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -23,6 +24,8 @@ from openpyxl import Workbook, load_workbook
 
 from compliance.reporting import build_reports
 from compliance.reporting.cli import report
+from compliance.reporting.overview import GENDERS, indicators
+from compliance.reporting.scan_data import Scan
 from compliance.reporting.tables import (FORMULA_TRIGGERS, LINE_PT, neutralise, sheet_name,
                                          wrapped_lines)
 from compliance.scan import run_scan
@@ -160,6 +163,31 @@ def test_wrapped_lines():
     assert wrapped_lines(None, 10) == wrapped_lines(dt.date(2025, 1, 1), 10) == 1
 
 
+@given(st.text(alphabet=st.sampled_from("ab -\t\n\r\x0b"), max_size=60), st.integers(1, 40))
+def test_a_row_is_as_high_as_textwrap_wraps_it(text, width):
+    """The short cut for text that fits on one line gives the lines textwrap gives."""
+    per_line = max(1, width - 2)
+    assert wrapped_lines(text, width) == sum(max(1, len(textwrap.wrap(part, per_line)))
+                                             for part in text.split("\n"))
+
+
+def test_a_long_list_keeps_every_row_and_its_height(tmp_path):
+    """A list written row by row keeps each row's height with its own row."""
+    long = "ett två tre fyra fem sex sju åtta nio tio " * 6
+    findings = [finding(n, case=f"K-{n:03d}", title="Kort", message=long if n % 3 == 0 else "Kort.",
+                        due=f"2025-{1 + n % 12:02d}-01")
+                for n in range(1, 301)]
+    build_reports(make_scan(tmp_path / "scan", findings), tmp_path / "out", None)
+    ws = load_workbook(tmp_path / "out" / "units" / "soc.xlsx").worksheets[0]
+    h = header_index(ws)
+    rows = table(ws)
+    assert len(rows) == 300 and ws.auto_filter.ref == f"A{h}:J{h + 300}"
+    for r, row in enumerate(rows, h + 1):
+        tall = row["Beskrivning"] == long.strip() or row["Beskrivning"] == long
+        assert (ws.row_dimensions[r].height or LINE_PT) > LINE_PT if tall else \
+            ws.row_dimensions[r].height is None, (r, row["Beskrivning"])
+
+
 def test_list_prints_readably_in_libreoffice(fixtures_out, tmp_path):
     """LibreOffice prints the list: text at a readable size, one page wide, no line of
     one row drawn over another (the wrapped descriptions used to overlap)."""
@@ -217,7 +245,8 @@ def test_upcoming_shows_the_whole_unit_name(fixtures_out):
 @pytest.mark.parametrize("text", HOSTILE)
 def test_formulas_never_run_in_xlsx_or_csv(tmp_path, text):
     scan = make_scan(tmp_path / "scan", [finding(1, case=text, meeting=text, message=text, title=text),
-                                         finding(2, status="warning", case=text, actual=None)])
+                                         finding(2, status="warning", case=text, actual=None),
+                                         finding(3, id=text)])   # an id that is not the scan's digest
     build_reports(scan, tmp_path / "out", None)
     for path in [tmp_path / "out" / "units" / "soc.xlsx", tmp_path / "out" / "upcoming.xlsx"]:
         cells = [c for ws in load_workbook(path).worksheets for row in ws.iter_rows() for c in row]
@@ -393,6 +422,50 @@ def test_review_table_in_the_overview(tmp_path):
     assert "soc 1 0 1 0 0 0" in text and "bup 1 0 0 0 0 1" in text
     assert "2 är öppna" in text
     assert re.search(r"<b>1</b>\s*ny sedan förra körningen", page)
+
+
+DAYS = st.dates(dt.date(2003, 1, 1), dt.date(2026, 12, 31)).map(dt.date.isoformat)
+
+
+@given(st.lists(st.fixed_dictionaries({
+    "gender": st.sampled_from(["female", "male", "other", None]),
+    "sip_processes": st.lists(st.fixed_dictionaries({
+        "start": st.one_of(DAYS, st.just(""), st.none()),
+        "within_deadline": st.sampled_from([True, False, None])}), max_size=3),
+    "meetings": st.lists(st.fixed_dictionaries({
+        "held": st.one_of(DAYS, st.none()), "kind": st.sampled_from(["sip", "sip_followup", "bus_individ"]),
+        "meeting": st.sampled_from(["M1", "M2"]), "cancelled": st.booleans()}), max_size=3),
+    "bus_individ_requests": st.lists(DAYS, max_size=2)}), max_size=12))
+@settings(max_examples=60, deadline=None)
+def test_indicators_count_each_case_in_its_half_year_and_year(cases):
+    """The indicator tables agree with counting period by period, the slow way."""
+    cases = [dict(c, case=f"K{n % 5}") for n, c in enumerate(cases)]   # some cases twice
+    got = indicators(Scan(Path("."), {}, [], [], cases))
+
+    def period_of(label, d):
+        d = dt.date.fromisoformat(d)
+        return label == f"Helår {d.year}" or label == f"{'jan–jun' if d.month <= 6 else 'jul–dec'} {d.year}"
+
+    def gender(c):
+        return c["gender"] if c["gender"] else "unknown"
+
+    sips = [(p["start"], gender(c), (c["case"], n), p["within_deadline"])
+            for c in cases for n, p in enumerate(c["sip_processes"]) if p["start"]]
+    held = [(m["held"], gender(c), (c["case"], m["meeting"]), m["kind"])
+            for c in cases for m in c["meetings"] if m["held"] and not m["cancelled"]]
+    items = [[t[:3] for t in sips],
+             [t[:3] for t in held if t[3] != "bus_individ"],
+             [t[:3] for t in held if t[3] == "bus_individ"],
+             [(t[0], t[1], t[2][0]) for t in held if t[3] == "bus_individ"]
+             + [(d, gender(c), c["case"]) for c in cases for d in c["bus_individ_requests"]]]
+    for table_, its in zip(got["tables"], items):
+        for row in table_["rows"]:
+            want = [len({k for d, g, k in its if g == gid and period_of(row["period"], d)}) for gid, _ in GENDERS]
+            assert row["counts"] == want, (table_["title"], row)
+    for row in got["share"]:
+        mine = [t for t in sips if period_of(row["period"], t[0])]
+        assert (row["decided"], row["within"], row["open"]) == (
+            sum(t[3] is not None for t in mine), sum(t[3] is True for t in mine), sum(t[3] is None for t in mine))
 
 
 def test_half_year_table_marks_the_gap(tmp_path):

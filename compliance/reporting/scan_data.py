@@ -84,7 +84,9 @@ def load_scan_manifest(scan_dir: Path) -> dict:
     return manifest
 
 
-def load_scan(scan_dir: Path) -> Scan:
+def load_scan(scan_dir: Path, evidence: bool = True) -> Scan:
+    """The scan folder's files as lists; ``evidence=False`` leaves evidence.jsonl unread
+    (the lists and the overview do not show it, and a large scan's takes memory)."""
     scan_dir = Path(scan_dir)
     manifest = load_scan_manifest(scan_dir)
     changes = scan_dir / "changes.jsonl"
@@ -92,7 +94,8 @@ def load_scan(scan_dir: Path) -> Scan:
         dir=scan_dir,
         manifest=manifest,
         findings=[f for f in read_jsonl(scan_dir / "findings.jsonl") if isinstance(f, dict)],
-        evidence=[e for e in read_jsonl(scan_dir / "evidence.jsonl") if isinstance(e, dict)],
+        evidence=([e for e in read_jsonl(scan_dir / "evidence.jsonl") if isinstance(e, dict)]
+                  if evidence else []),
         cases=[c for c in read_jsonl(scan_dir / "cases.jsonl") if isinstance(c, dict)],
         changes=([c for c in read_jsonl(changes) if isinstance(c, dict)]
                  if changes.is_file() else None),

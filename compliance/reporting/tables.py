@@ -20,8 +20,10 @@ from typing import Any, Iterable, Mapping
 
 import pendulum
 from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import DEFAULT_FONT, Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 
 from ..dates_sv import date_sv, to_date
 from ..escaping import unit_stem
@@ -120,13 +122,16 @@ def csv_columns(*sheets: list[Column]) -> list[Column]:
 def neutralise(text: Any) -> str:
     """A text cell no spreadsheet will run: a leading =, +, -, @, tab or CR (also after
     spaces) gets a '."""
-    s = clean_text(text)
+    return _no_formula(clean_text(text))
+
+
+def _no_formula(s: str) -> str:
     return "'" + s if s.lstrip(" ").startswith(FORMULA_TRIGGERS) else s
 
 
 def _cell_value(kind: str, value: Any):
-    if kind == "id":
-        return finding_id_text(value) or None
+    if kind == "id":   # the scan's digest as it is; any other id is text from outside
+        return _no_formula(finding_id_text(value)) or None
     if kind == "date":
         return to_date(value)
     if kind == "int":
@@ -153,7 +158,8 @@ def wrapped_lines(value: Any, width: float) -> int:
     if value is None or isinstance(value, (int, dt.date)):
         return 1
     per_line = max(1, int(width) - 2)
-    return sum(max(1, len(textwrap.wrap(part, per_line))) for part in str(value).split("\n"))
+    return sum(1 if len(part) <= per_line and "\t" not in part   # fits: no need to wrap it
+               else max(1, len(textwrap.wrap(part, per_line))) for part in str(value).split("\n"))
 
 
 def sheet_name(text: Any) -> str:
@@ -177,16 +183,45 @@ class Sheet:
     empty_note: str | None = None
 
 
+# The cells' looks, as named styles made once a workbook: a cell takes one by name, where
+# setting a font, border and alignment of its own made (and compared) new style objects
+# for every cell, most of the time of a long list.
+TITLE_STYLE, SUBTITLE_STYLE, NOTE_STYLE, HEADER_STYLE = "Lista titel", "Lista undertitel", "Lista not", "Lista rubrik"
+CELL_STYLES = {"date": "Lista datum", "int": "Lista tal", "id": "Lista id", "text": "Lista text"}
+
+
+def _add_styles(wb: Workbook) -> None:
+    top = dict(border=BORDER, font=DEFAULT_FONT)   # the workbook's own font, as a plain cell has
+    for style in (
+        NamedStyle(TITLE_STYLE, font=Font(bold=True, size=14)),
+        NamedStyle(SUBTITLE_STYLE, font=Font(italic=True)),
+        NamedStyle(NOTE_STYLE, font=Font(italic=True)),
+        NamedStyle(HEADER_STYLE, font=Font(bold=True), fill=HEADER_FILL, border=BORDER,
+                   alignment=Alignment(vertical="top", wrap_text=True)),
+        NamedStyle(CELL_STYLES["date"], number_format=DATE_FORMAT, alignment=Alignment(vertical="top"), **top),
+        NamedStyle(CELL_STYLES["int"], alignment=Alignment(vertical="top"), **top),
+        NamedStyle(CELL_STYLES["id"], alignment=Alignment(vertical="top"), **top),
+        NamedStyle(CELL_STYLES["text"], alignment=Alignment(vertical="top", wrap_text=True), **top),
+    ):
+        wb.add_named_style(style)
+
+
+def _cell(ws, value, style: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(ws)
+    cell.style = style      # first: a date keeps the style's number format
+    cell.value = value
+    if isinstance(value, str):
+        cell.data_type = "s"  # never a formula, whatever the text
+    return cell
+
+
 def _fill_sheet(ws, sheet: Sheet) -> None:
+    """Write one sheet row by row (openpyxl's write-only mode: a row is written out when
+    appended and not kept, so a list of 50 000 findings takes as long per row as one of
+    ten). Hence the order: the column widths, frozen panes and fit-to-page go first (they
+    precede the rows in the file), each row's height just before the row."""
     columns = sheet.columns
-    ws.title = sheet.name
-    ws.append([sheet.title])
-    ws.append([sheet.subtitle])
-    ws["A1"].font = Font(bold=True, size=14)
-    ws.row_dimensions[1].height = TITLE_PT
-    ws["A2"].font = Font(italic=True)
     header_row = 3
-    ws.append([c.header for c in columns])
     values = [[_cell_value(c.kind, row.get(c.key)) for c in columns] for row in sheet.rows]
 
     # Widths: the content, but at most the column's maximum; the header's longest word fits.
@@ -197,46 +232,36 @@ def _fill_sheet(ws, sheet: Sheet) -> None:
         widths.append(max(word, min(content, c.max_width)))
     for i, width in enumerate(widths):
         ws.column_dimensions[get_column_letter(i + 1)].width = width
+    ws.freeze_panes = f"A{header_row + 1}"
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
 
-    for cell, width in zip(ws[header_row], widths):
-        cell.font = Font(bold=True)
-        cell.fill = HEADER_FILL
-        cell.border = BORDER
-        cell.alignment = Alignment(vertical="top", wrap_text=True)
+    ws.row_dimensions[1].height = TITLE_PT
+    ws.append([_cell(ws, sheet.title, TITLE_STYLE)])
+    ws.append([_cell(ws, sheet.subtitle, SUBTITLE_STYLE)])
     ws.row_dimensions[header_row].height = LINE_PT * max(
         wrapped_lines(c.header, w - FILTER_ROOM + 2) for c, w in zip(columns, widths))
+    ws.append([_cell(ws, c.header, HEADER_STYLE) for c in columns])
 
-    for row_values in values:
-        ws.append(row_values)
-        r = ws.max_row
-        lines = 1
-        for i, (c, value) in enumerate(zip(columns, row_values)):
-            cell = ws.cell(row=r, column=i + 1)
-            if c.kind == "date":
-                cell.number_format = DATE_FORMAT
-            elif c.kind in ("text", "id") and value is not None:
-                cell.data_type = "s"  # never a formula, whatever the text
-            cell.border = BORDER
-            cell.alignment = Alignment(vertical="top", wrap_text=(c.kind == "text"))
-            lines = max(lines, wrapped_lines(value, widths[i]))
+    styles = [CELL_STYLES[c.kind] for c in columns]
+    for r, row_values in enumerate(values, header_row + 1):
+        lines = max(map(wrapped_lines, row_values, widths))
         if lines > 1:
             ws.row_dimensions[r].height = LINE_PT * lines
+        ws.append([_cell(ws, v, s) for v, s in zip(row_values, styles)])
+        ws.row_dimensions.pop(r, None)   # written out with its row
 
-    last = get_column_letter(len(columns))
-    ws.freeze_panes = f"A{header_row + 1}"
+    last_row = header_row + len(values)
     if values:
-        ws.auto_filter.ref = f"A{header_row}:{last}{ws.max_row}"
+        ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(columns))}{last_row}"
     elif sheet.empty_note:
-        ws.append([sheet.empty_note])
-        ws.cell(row=ws.max_row, column=1).font = Font(italic=True)
+        ws.append([_cell(ws, sheet.empty_note, NOTE_STYLE)])
 
     # Printing: landscape A4, one page wide (as many pages long as it takes), the header
     # row on every page, the title and page number in the footer.
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = Worksheet.PAPERSIZE_A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_title_rows = f"{header_row}:{header_row}"
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.page_margins.top = 0.5
@@ -247,9 +272,10 @@ def _fill_sheet(ws, sheet: Sheet) -> None:
 
 
 def write_xlsx(path: Path, sheets: list[Sheet], title: str, as_of: dt.date | None) -> Path:
-    wb = Workbook()
-    for n, sheet in enumerate(sheets):
-        _fill_sheet(wb.active if n == 0 else wb.create_sheet(), sheet)
+    wb = Workbook(write_only=True)
+    _add_styles(wb)
+    for sheet in sheets:
+        _fill_sheet(wb.create_sheet(sheet.name), sheet)
     props = wb.properties
     props.title = clean_text(title)
     props.creator = "compliance"
