@@ -120,7 +120,10 @@ def _child_main(conn: Any, init: Callable[..., None] | None, init_args: tuple) -
     except Exception as exc:     # e.g. the engine does not load: one line for the parent
         conn.send(("failed", None, f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", None, None))
+    try:
+        conn.send(("ready", None, None))
+    except OSError:                      # the parent finished before this child was ready
+        return
     while True:
         try:
             tag, fn, arg = conn.recv()
