@@ -218,13 +218,16 @@ class Judged:
         self.packed.append(packed)
         if self.raws is not None:
             self.raws.append(raw)
+        # The child's birth date: declared on case.opened, an extra field elsewhere.
         typ = data["type"]
-        child = data.get("child")
-        if child is None and event.__pydantic_extra__:
-            child = event.__pydantic_extra__.get("child")
-        born = child.get("birth_date") if isinstance(child, dict) else getattr(child, "birth_date", None)
-        if born is not None or typ == "case.opened":
-            self.births.append((index, case, typ, when[0], born))
+        if typ == "case.opened":
+            child = data["child"]
+            self.births.append((index, case, typ, when[0], child.birth_date if child is not None else None))
+        else:
+            extra = event.__pydantic_extra__
+            child = extra.get("child") if extra else None
+            if isinstance(child, dict) and child.get("birth_date") is not None:
+                self.births.append((index, case, typ, when[0], child["birth_date"]))
 
 
 def judge(records: Iterable[Record], file_no: int, part_lines: int = 50_000,
