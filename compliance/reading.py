@@ -34,7 +34,8 @@ JSONL_SUFFIXES = {".jsonl", ".ndjson"}
 
 
 class ReadError(Exception):
-    """The input cannot be read (a reader process died); the message is one line."""
+    """The input cannot be read at all (a reader process died, a broken --mapping); the
+    message is one line."""
 
 
 class UnreadableFile(ReadError):
@@ -459,7 +460,13 @@ def read_events(paths: list[Path], mapping: str | None = None, workers: int = 1,
             if readers is None:
                 from .pool import Children
                 readers = Children(workers, READER, init=_reader_init, init_args=(units,))
-            yield from _judged_in_pieces(readers, path, name, file_no, max(workers * 4, -(-size // PIECE_BYTES)))
+            try:
+                yield from _judged_in_pieces(readers, path, name, file_no, max(workers * 4, -(-size // PIECE_BYTES)))
+            except UnreadableFile:
+                # pieces of this file may still be under way: the next file gets new readers
+                readers.close(kill=True)
+                readers = None
+                raise
         else:
             yield from _judged_in_pieces(None, path, name, file_no, -(-size // PIECE_BYTES), units)
 

@@ -192,10 +192,9 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
                         "; ".join([*sources.skipped_lines(), "ingen fil att granska"]))
     out = Path(out_dir) if out_dir is not None else None
     with _stopped_by_signals():
-        result = _run(sources.files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
-                      workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state,
-                      register.resolver(strict_units), sources)
-    return result
+        return _run(sources.files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
+                    workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state,
+                    register.resolver(strict_units), sources)
 
 
 def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, selection: Selection,
