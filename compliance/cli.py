@@ -95,14 +95,18 @@ def main() -> None:
 @click.option("--full", "full", is_flag=True,
               help="Med --state: bedöm alla ärenden på nytt, även de vars resultat från en tidigare "
                    "körning fortfarande gäller.")
+@click.option("--strict-units", is_flag=True,
+              help="Med --units: avvisa rader med en verksamhet som inte finns i enhetsregistret.")
 def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report, warn_days, profile,
-         no_docx, state, full):
+         no_docx, state, full, strict_units):
     """Granska ärendeloggar och skriv brister, avvisade rader och avvikelseutkast."""
     from .durable import EngineUnavailable, load_engine
     from .progress import progress_bar
     from .scan import ScanError, ScanInterrupted, run_scan, summary_lines
     as_of_date = _as_of(as_of, warn_days)
     _check_profile(profile)
+    if strict_units and units_path is None:
+        _usage_error("--strict-units kräver --units")
     try:
         load_engine()    # here, so that a broken engine is one line, not a dead worker pool
     except EngineUnavailable as exc:
@@ -113,8 +117,13 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
                           progress_factory=progress_bar("händelser", "Granskar"), warn_days=warn_days,
                           profile=profile, docx=not no_docx,
                           drafts_progress=progress_bar("fynd", "Avvikelseutkast"), state=state,
-                          full=full)
-    except (ScanError, RuleError, UnitRegisterError) as exc:
+                          full=full, strict_units=strict_units)
+    except ScanError as exc:       # one line per file that could not be read, then why
+        *first, last = str(exc).splitlines() or [""]
+        for line in first:
+            click.echo(f"compliance: {line}", err=True)
+        _fail(last)
+    except (RuleError, UnitRegisterError) as exc:
         _fail(str(exc))
     except ScanInterrupted as exc:      # SIGTERM, SIGHUP, Ctrl-C: 143, 129, 130
         click.echo(f"compliance: {exc}", err=True)
@@ -127,6 +136,9 @@ def scan(paths, as_of, rules_dir, units_path, out_dir, mapping, workers, report,
     click.echo(f"Utdata: {out_dir}", err=True)
     if result.errors:
         _fail(f"{len(result.errors)} ärenden kunde inte bedömas (se {out_dir}/errors.jsonl)")
+    failed = result.input_report.failed
+    if failed:
+        _fail(f"{len(failed)} {'fil' if len(failed) == 1 else 'filer'} kunde inte läsas; utdata bygger på de övriga")
 
 
 @main.command()

@@ -89,6 +89,34 @@ class Merger:
             return self.add_digest(key, file_no, lambda: digest)
         return self._add_own(key, eid, file_no, line, digest)
 
+    def add_many(self, keys: list[int], ids: list[str | None], cases: list[str], file_no: int,
+                 lines: list[int]) -> list[tuple[str, str | None]] | None:
+        """`add` for a run of events of one file (a part the scan's reading judged): None
+        when every one is new and kept, the usual case, told in a few passes of C code;
+        otherwise each one's verdict, as `add` gives it. An id None is the event's content
+        digest (`events.content_id`), as the importers make it."""
+        if (len(set(keys)) == len(keys) and self._by_key.keys().isdisjoint(keys)
+                and self._digests_now.isdisjoint(keys) and self._digests_before.isdisjoint(keys)):
+            own = [i for i, eid in enumerate(ids) if eid is not None]
+            own_ids = [ids[i] for i in own]
+            if len(set(own_ids)) == len(own_ids) and self._seen.keys().isdisjoint(own_ids):
+                where = file_no << _LINE_BITS
+                if len(own) == len(ids):
+                    self._seen.update(zip(ids, (k << _POS_BITS | where | n for k, n in zip(keys, lines))))
+                    self._by_key.update(zip(keys, ids))
+                    self._new_keys.extend(keys)
+                else:
+                    own_keys = [keys[i] for i in own]
+                    self._seen.update(zip(own_ids, (keys[i] << _POS_BITS | where | lines[i] for i in own)))
+                    self._by_key.update(zip(own_keys, own_ids))
+                    self._new_keys.extend(own_keys)
+                    self._digests_now.update(k for k, eid in zip(keys, ids) if eid is None)
+                self._new_ids.extend(own_ids)
+                return None
+        return [self.add_digest(key, file_no, lambda case=case, key=key: content_id(case, key)) if eid is None
+                else self._add_own(key, eid, file_no, line, content_id(case, key))
+                for key, eid, case, line in zip(keys, ids, cases, lines)]
+
     def add_digest(self, key: int, file_no: int, digest: Callable[[], str]) -> tuple[str, None]:
         """`add` for an event whose id is its content digest (`events.content_id`), as the
         importers make it; `digest()` gives that id, asked for only in the rare case that

@@ -30,7 +30,7 @@ import orjson
 from .compiler import Program, compile_program
 from .pool import EngineError, StartedWorkers, run_cases, signals_held, start_workers
 from .profiles import DEFAULT_PROFILE, Selection, select
-from .reading import JSONL_SUFFIXES, ReadError, expand_paths, judge, read_events, read_sources
+from .reading import JSONL_SUFFIXES, InputReport, ReadError, judge, read_events, read_sources
 from .records import Record
 from .rules import Rule, RuleError, RuleSet, load_ruleset
 from .scanfolder import OutputError, fresh_folder, write_outputs
@@ -92,6 +92,8 @@ class ScanResult:
     evidence_lines: list[bytes] = field(default_factory=list)
     cases_lines: list[bytes] = field(default_factory=list)
     changes: Any = None      # with a state store: what changed since its last run (state.RunChanges)
+    # files skipped or unreadable, duplicates, unknown units, birth dates (summary, manifest)
+    input_report: InputReport = field(default_factory=InputReport)
 
     @property
     def rules(self) -> list[Rule]:
@@ -158,9 +160,9 @@ def scan_lines(lines: Iterable[str], as_of: dt.date, rules_dir: Path | str | Non
     """Scan JSONL text lines held in memory (for tests and embedding)."""
     ruleset, selection, program = prepare(rules_dir, profile)
     records = (Record(file, n, line.rstrip("\r\n")) for n, line in enumerate(lines, start=1))
-    got = read_sources([(file, judge(records, 0))])
+    got = read_sources([(file, judge(records, 0))], as_of=as_of)
     result = ScanResult(as_of=as_of, rejects=got.rejects, counts=got.counts, ruleset=ruleset,
-                        selection=selection)
+                        selection=selection, input_report=got.report)
     _decide(got.cases, program, as_of, workers, None, result, warn_days)
     return result
 
@@ -171,33 +173,43 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
              report: bool = False, progress_factory: Callable[[int], Any] | None = None,
              warn_days: int = 5, profile: str = DEFAULT_PROFILE, docx: bool = True,
              drafts_progress: Callable[[int], Any] | None = None, state: str | None = None,
-             full: bool = False) -> ScanResult:
+             full: bool = False, strict_units: bool = False) -> ScanResult:
     """The whole scan: read, decide, and (with `out_dir`) write every output: the
     drafts in Markdown, and with `report` the reports for people (the drafts in Word too,
     unless `docx` is false). `progress_factory(events)` and `drafts_progress(findings)`
     may give progress bars. With `state` (a --state value) the night is recorded in the
     store (compliance/nightly.py), and the cases whose stored results still hold are not
-    decided again, unless `full` (compliance/incremental.py)."""
+    decided again, unless `full` (compliance/incremental.py). Unit names and aliases in
+    the log are read as the register's ids; with `strict_units` an unknown unit makes its
+    line a reject.
+
+    A file that cannot be read is named in `result.input_report.failed` and the others
+    are scanned (the command then exits 1); when no file can be read, or with `state`
+    (a night with a file missing would mark its findings resolved), nothing is written
+    and ScanError names every such file (docs/decisions.md)."""
     ruleset, selection, program = prepare(rules_dir, profile)
-    from .units import load_units
-    units, cooperation = load_units(units_path)
-    from .importers import SUPPORTED_SUFFIXES
-    try:
-        files = expand_paths(paths, JSONL_SUFFIXES | set(SUPPORTED_SUFFIXES))
-    except ReadError as exc:
-        raise ScanError(str(exc)) from None
+    from .units import load_register
+    register = load_register(units_path)
+    units, cooperation = register.units, register.cooperation
+    from .importers import SUPPORTED_SUFFIXES, expand_sources
+    sources = expand_sources(paths, JSONL_SUFFIXES | set(SUPPORTED_SUFFIXES))
+    if not sources.files and (sources.problems or sources.skipped):
+        # nothing to read: each named file that cannot be read on its own line
+        raise ScanError("\n".join(sources.problems) if sources.problems else
+                        "; ".join([*sources.skipped_lines(), "ingen fil att granska"]))
     out = Path(out_dir) if out_dir is not None else None
     with _stopped_by_signals():
-        return _run(files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
+        return _run(sources.files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
                     workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state,
-                    full)
+                    register.resolver(strict_units), sources, full)
 
 
 def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, selection: Selection,
          program: Program, units: Any, cooperation: Any, units_path: Path | str | None,
          workers: int | None, mapping: str | None, report: bool,
          progress_factory: Callable[[int], Any] | None, warn_days: int, docx: bool,
-         drafts_progress: Callable[[int], Any] | None, state: str | None, full: bool = False) -> ScanResult:
+         drafts_progress: Callable[[int], Any] | None, state: str | None,
+         resolver: Any = None, sources: Any = None, full: bool = False) -> ScanResult:
     from .state.errors import StateError
     night = None
     try:
@@ -216,13 +228,17 @@ def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, 
         # The engine's workers are forked before reading, while this process is small.
         started = start_workers(program, as_of, workers, warn_days)
         try:
-            got = read_events(files, mapping, workers)
+            got = read_events(files, mapping, workers, units=resolver, as_of=as_of)
         except ReadError as exc:
             raise ScanError(str(exc)) from None
         clock("reading")
+        if sources is not None:
+            got.report.skipped = sources.skipped_lines()
+            got.report.failed[:0] = sources.problems
+        _check_unreadable(got.report.failed, got.inputs, night is not None)
         cases, counts = got.cases, got.counts
         result = ScanResult(as_of=as_of, rejects=got.rejects, counts=counts, inputs=got.inputs,
-                            ruleset=ruleset, selection=selection)
+                            ruleset=ruleset, selection=selection, input_report=got.report)
         if night is not None:
             night.take_filings(cases)
         bar = progress_factory(counts["events"]) if progress_factory else None
@@ -254,6 +270,19 @@ def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, 
         if night is not None:
             night.close()
     return result
+
+
+def _check_unreadable(failed: list[str], read: list[Any], with_state: bool) -> None:
+    """Files that could not be read stop the scan before anything is written when no
+    file was read at all, or when the night goes into a state store (findings of the
+    missing file would count as resolved); otherwise the others are scanned."""
+    if not failed:
+        return
+    if not read:
+        raise ScanError("\n".join(failed))
+    if with_state:
+        raise ScanError("\n".join([*failed, "med --state skrivs inget när en fil inte kan läsas (dess brister "
+                                            "skulle räknas som åtgärdade); tidigare utdata och tillståndet är orörda"]))
 
 
 def _clean_up(started: StartedWorkers | None, tmp: Path | None) -> None:
@@ -297,7 +326,9 @@ class _PhaseClock:
 def summary_lines(result: ScanResult) -> list[str]:
     c = result.counts
     lines = [f"Rader: {c.get('lines', 0)}, händelser: {c.get('events', 0)}, "
-             f"avvisade: {c.get('rejects', 0)}, tomma: {c.get('blank', 0)}; ärenden: {c.get('cases', 0)}"]
+             f"avvisade: {c.get('rejects', 0)}, tomma: {c.get('blank', 0)}, dubbletter: {c.get('duplicates', 0)}; "
+             f"ärenden: {c.get('cases', 0)}"]
+    lines.extend(result.input_report.summary_lines())
     if result.selection is not None and result.selection.profile.name != DEFAULT_PROFILE:
         lines.append(f"Profil: {result.selection.profile.name} ({result.selection.profile.title})")
     per_rule = c.get("findings", {})

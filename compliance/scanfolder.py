@@ -100,6 +100,9 @@ def manifest(result: "ScanResult", units_path: Path | str | None) -> dict[str, A
         "units_file": ({"path": str(units_path), "sha256": sha256_file(Path(units_path))}
                        if units_path else None),
         "counts": result.counts,
+        # duplicates, unknown_units (the overview's "Okända verksamheter"), birth-date
+        # warnings, skipped and unreadable inputs (docs/imports.md)
+        **result.input_report.manifest(),
         "engine_errors": result.errors,
     }
 

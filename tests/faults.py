@@ -83,10 +83,10 @@ def _while_reading(action) -> None:
     """`action()` once, after the first judged piece of the log came back."""
     original = reading.read_sources
 
-    def read_sources(sources):
+    def read_sources(sources, **options):
         def watched():
             done = False
-            for name, parts in sources:
+            for name, parts, *path in sources:
                 def parts_then():
                     nonlocal done
                     for part in parts:
@@ -94,8 +94,8 @@ def _while_reading(action) -> None:
                         if not done:
                             done = True
                             action()
-                yield name, parts_then()
-        return original(watched())
+                yield (name, parts_then(), *path)
+        return original(watched(), **options)
     reading.read_sources = read_sources
 
 

@@ -139,7 +139,7 @@ def test_an_empty_file_scans_to_nothing(tmp_path):
     (["scan", "{log}", "--rules", "{broken}", "--out", "o"], "invitation-notice.toml"),
     (["scan", "{log}", "--out", "/proc/forbidden/out"], "/proc/forbidden/out"),
     (["scan", "{log}", "--units", "{badunits}", "--out", "o"], "units"),
-    (["scan", "{notes}", "--out", "o"], "okänt filformat '.txt'"),
+    (["scan", "{notes}", "--out", "o"], "okänd filändelse '.txt'"),
 ])
 def test_a_scan_that_cannot_run_exits_1_with_one_line(tmp_path, args, words):
     log = tmp_path / "log.jsonl"

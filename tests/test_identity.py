@@ -296,9 +296,10 @@ def test_identical_rows_in_any_order_give_the_same_log(tmp_path, seed):
 
 
 def test_the_four_export_formats_read_together_give_the_findings_of_the_log():
-    """What the scan's reading does with Merger (wired in scan.py later): every export
-    format of the fixture log read together, each event kept once with its smallest id,
-    gives exactly the findings of fixtures/log, event ids included."""
+    """What the scan's reading does with Merger (compliance.reading; test_scan_inputs.py
+    scans the exports themselves): every export format of the fixture log read together,
+    each event kept once with its smallest id, gives exactly the findings of fixtures/log,
+    event ids included."""
     import datetime as dt
 
     from compliance.scan import run_scan, scan_lines

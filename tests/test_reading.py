@@ -49,9 +49,11 @@ def test_pieces_give_the_same_events_rejects_and_line_numbers(tmp_path, monkeypa
     assert parallel == serial
     cases, rejects, counts = serial
     assert counts["lines"] == len(path.read_bytes().splitlines())
-    assert counts["lines"] == counts["events"] + counts["rejects"] + counts["blank"]
+    # equal content with other ids (the same consent twice a day) is a duplicate, counted once
+    assert counts["duplicates"] > 0
+    assert counts["lines"] == counts["events"] + counts["rejects"] + counts["blank"] + counts["duplicates"]
     assert any("UTF-8" in r["reason"] for r in rejects)
-    assert any("finns redan" in r["reason"] for r in rejects)
+    assert any("finns redan med annat innehåll" in r["reason"] for r in rejects)
 
 
 def test_pieces_cover_the_file_exactly(tmp_path):
@@ -159,3 +161,31 @@ def test_fast_and_record_roads_accept_the_same_lines_with_equal_events(data):
         assert not isinstance(full, Reject)
         assert fast[0].model_dump() == full.model_dump() and type(fast[0]).__name__ == type(full).__name__
         assert fast[1] == parse_at(full.at)
+
+
+def _failing_piece(piece):
+    if piece[0].endswith("bad.jsonl") and piece[2] > 0:      # a later piece of bad.jsonl
+        raise OSError(5, "Input/output error")
+    return _JUDGE_PIECE(piece)
+
+
+_JUDGE_PIECE = reading._judge_piece
+
+
+def test_a_file_that_fails_part_way_in_the_readers_counts_not_at_all(tmp_path, monkeypatch):
+    """A .jsonl file whose later piece cannot be read (in a reader process) is one line;
+    what was read of it is taken back, and the next file, read by new readers, is whole."""
+    bad, good = tmp_path / "bad.jsonl", tmp_path / "good.jsonl"
+    bad.write_text("".join(ev(f"b{n}", "consent.given", "2025-03-03", case=f"B{n}") + "\n" for n in range(300)),
+                   encoding="utf-8")
+    good.write_text("".join(ev(f"g{n}", "consent.given", "2025-03-03", case=f"G{n}") + "\n" for n in range(300)),
+                    encoding="utf-8")
+    monkeypatch.setattr(reading, "PARALLEL_READ_BYTES", 1)
+    monkeypatch.setattr(reading, "PIECE_BYTES", 4096)
+    monkeypatch.setattr(reading, "_judge_piece", _failing_piece)
+    got = reading.read_events([bad, good], workers=2)
+    [failed] = got.report.failed
+    assert failed.startswith(f"{bad}: kan inte läsas: Input/output error (de ") and "räknas inte" in failed
+    assert sorted(got.cases) == sorted(f"G{n}" for n in range(300))
+    assert got.counts["lines"] == got.counts["events"] == 300 and not got.rejects
+    assert [i["path"] for i in got.inputs] == [str(good)]

@@ -291,9 +291,10 @@ def iter_xes_records(path: Path, *, units: UnitResolver | None = None, name: str
         if not saw_log:
             raise SourceError(f"{file}: ingen XES-fil (elementet <log> saknas)")
     except etree.XMLSyntaxError as exc:
-        if "Excessive depth" in str(exc):   # libxml2's own limit, met before ours (lxml >= 6 reads ahead)
-            raise SourceError(f"{file}: elementen ligger fler än {MAX_DEPTH} nivåer djupt "
-                              f"(högst {MAX_DEPTH}; rad {exc.lineno})") from None
+        if "Excessive depth" in str(exc):
+            # libxml2 stops at 256 levels while parsing a block, before our count sees them
+            raise SourceError(f"{file}: elementen ligger fler än 255 nivåer djupt (högst {MAX_DEPTH}), "
+                              f"rad {exc.lineno}") from None
         raise SourceError(f"{file}: ogiltig XML ({redact(' '.join(str(exc).split())[:300])})") from None
     except OSError as exc:
         raise SourceError(f"{file}: kan inte läsas ({exc.strerror or exc})") from None
