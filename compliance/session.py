@@ -126,14 +126,9 @@ KEEP = "zz_keep"      # the trigger name of the keeping rules (never asserted)
 
 def ruleset(program: Program) -> dict[str, Any]:
     """The durable-rules definition the session creates: the program's rules, guarded
-    (`guarded`) and with one fact allowed in two parts of a match, and one rule per fact
-    type the session asserts that keeps every fact of it (`keeping`).
-
-    durable-rules by default lets a fact take only one part of a match ("distinct"); the
-    rule files know no such limit: "the withdrawn day whose state holds now" and "a
-    withdrawn day of the same run" may well be one day (`no-consent-in-force`)."""
-    rules = {name: dict(rule, dist=0) for name, rule in guarded(program.definition).items()}
-    return {**rules, **keeping(sorted(program.read_types))}
+    (`guarded`), and one rule per fact type the session asserts that keeps every fact of
+    it (`keeping`)."""
+    return {**guarded(program.definition), **keeping(sorted(program.read_types))}
 
 
 def keeping(types: list[str]) -> dict[str, Any]:
