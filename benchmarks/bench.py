@@ -17,6 +17,9 @@ streamed to disk in chunks) into a temporary folder, then measures
   process of the scan's tree, and (b) the sum of VmRSS over the whole process tree,
   polled from /proc every 20 ms (Linux; workers add up there);
 * events/s, scan/floor, and the linearity ratio time(largest)/time(smallest);
+* the yardstick (benchmarks/yardstick.py: the five core rules in plain single-process
+  Python) on the same log, after the scans: the scan's wall time over its (issue 15's
+  target: at most 0.5) and whether both found the same violations (`--no-yardstick`: not);
 * with --reports, after the (best) scan of each size: the deviation drafts alone
   (`compliance.deviations.write_drafts`, Markdown and Word, as `report` writes them) and
   the whole `compliance report SCAN --out DIR`, each measured like the scan, with their
@@ -302,6 +305,66 @@ def command_available(base: list[str], sub: str) -> tuple[bool, str]:
     return True, ""
 
 
+# ------------------------------------------------------------------------- the yardstick
+
+AGREE_KEYS = ("rule", "case", "event", "meeting", "unit", "due", "actual", "days_late",
+              "business_days_late")
+
+
+def _violations(path: Path) -> set[tuple]:
+    """The violations of a findings file, as tuples of AGREE_KEYS."""
+    out = set()
+    with open(path, "rb") as fh:
+        for line in fh:
+            f = orjson.loads(line)
+            if f.get("status", "violation") == "violation":
+                out.add(tuple(f.get(k) for k in AGREE_KEYS))
+    return out
+
+
+def measure_yardstick(log: Path, scan_out: Path, tmp: Path, as_of: str, scan_wall: float) -> dict:
+    """The yardstick (benchmarks/yardstick.py: the five core rules in plain single-process
+    Python) on the same log, measured like the scan right after it; the scan's wall time as
+    a multiple of the yardstick's (issue 15's target: at most 0.5), and whether the two
+    found the same violations."""
+    out = tmp / f"yardstick-{log.stem}.jsonl"
+    m = run_measured([sys.executable, str(ROOT / "benchmarks" / "yardstick.py"), str(log),
+                      "--as-of", as_of, "--out", str(out)], tmp)
+    res = {"wall": m["wall"], "cpu": m.get("user", 0) + m.get("sys", 0), "rss": m["maxrss_kib"],
+           "ratio": None, "agree": "n/a"}
+    if m["rc"] != 0 or not out.exists():
+        res["agree"] = f"yardstick exit {m['rc']}"
+        return res
+    res["ratio"] = scan_wall / m["wall"]
+    ours, theirs = _violations(scan_out / "findings.jsonl"), _violations(out)
+    res["agree"] = "yes" if ours == theirs else \
+        f"no: {len(ours - theirs)} only in the scan, {len(theirs - ours)} only in the yardstick"
+    res["violations"] = len(theirs)
+    out.unlink()
+    return res
+
+
+def yardstick_lines(rows: list[dict]) -> list[str]:
+    measured = [r for r in rows if r.get("yardstick")]
+    if not measured:
+        return []
+    lines = ["## The scan against the yardstick (benchmarks/yardstick.py)", "",
+             "yardstick = the five core rules in plain single-process Python, run on the same log"
+             " right after the scans; scan/yardstick = the best scan's wall time over the"
+             " yardstick's (target: at most 0.5); agree = the same violations on "
+             + ", ".join(AGREE_KEYS), "",
+             "| events | scan wall s | yardstick wall s | yardstick CPU s | scan/yardstick |"
+             " scan peak RSS single MB | scan peak RSS tree MB | yardstick peak RSS MB | violations | agree |",
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in measured:
+        y = r["yardstick"]
+        ratio = f"{y['ratio']:.2f}" if y["ratio"] is not None else "n/a"
+        lines.append(f"| {r['events']:,} | {_s(r['wall'])} | {_s(y['wall'])} | {_s(y['cpu'])} | {ratio} | "
+                     f"{_mb(r['rss1'])} | {_mb(r['rsst'])} | {_mb(y['rss'])} | "
+                     f"{y.get('violations', 'n/a')} | {y['agree']} |")
+    return lines + [""]
+
+
 def _mb(kib) -> str:
     return "n/a" if not kib else f"{kib / 1024:.0f}"
 
@@ -330,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reports", nargs="?", const="all", choices=["all", "drafts"], default=None,
                     help="also measure the drafts and `compliance report` of each scan "
                          "(`--reports drafts`: the drafts only)")
+    ap.add_argument("--no-yardstick", action="store_true",
+                    help="do not run the plain-Python yardstick after the scans")
     ap.add_argument("--results", default=str(ROOT / "benchmarks" / "results.md"))
     args = ap.parse_args(argv)
     date.fromisoformat(args.as_of)
@@ -389,6 +454,8 @@ def main(argv: list[str] | None = None) -> int:
                 if walls:
                     row["note"] = (row["note"] + " " if row["note"] else "") + \
                         "runs: " + ", ".join(f"{w:.1f} s ({us:.0f} us/file, load {ld})" for w, us, ld in walls)
+                if walls and not args.no_yardstick:
+                    row["yardstick"] = measure_yardstick(log, row["out"], tmp, args.as_of, row["wall"])
                 if walls and args.reports:
                     row["reports"] = measure_reports(base, row["out"], tmp, n, args.workers,
                                                      whole=args.reports == "all", scan_cmd=cmd)
@@ -495,6 +562,7 @@ def render(rows, imp, args, scan_ok, scan_why) -> str:
                              f"{_mb(m.get('maxrss_kib'))} | {_mb(m.get('peak_tree_kib'))} | "
                              f"{m['drafts'] if m.get('drafts') is not None else ''} | {m['probe']:.0f} | {m['note']} {m.get('phases', '')} |")
         lines.append("")
+    lines += yardstick_lines(rows)
     if len(rows) >= 2:
         a, b = rows[0], rows[-1]
         size_ratio = b["events"] / a["events"]

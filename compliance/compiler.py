@@ -28,7 +28,7 @@ from typing import Any, Callable
 
 from .facts import fact_types
 from .patterns import Condition, Expr, parse_condition, parse_expr
-from .rules import Derive, FactPattern, Rule, RuleError, RuleSet, Version, When
+from .rules import Derive, FactPattern, Rank, Rule, RuleError, RuleSet, Version, When
 
 _DURABLE_OPS = {">": "$gt", ">=": "$gte", "<": "$lt", "<=": "$lte", "!=": "$neq"}
 TRIGGER_FIELDS = frozenset({"asof", "horizon"})
@@ -66,6 +66,7 @@ class Program:
     triggers: list[list[str]]                # per stage (index 0 = stage 1): its rules
     read_types: frozenset[str] = frozenset()  # fact types some rule reads (only these are asserted)
     versions: dict[str, dict[str, Version]] = field(default_factory=dict)  # rule -> valid_from -> version
+    ranks: dict[str, tuple[Rank, ...]] = field(default_factory=dict)   # derived type -> its numberings
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.definition, sort_keys=True).encode()).hexdigest()
@@ -265,14 +266,17 @@ def compile_program(ruleset: RuleSet, rules: list[Rule] | None = None,
     params = params or {}
     defs = ruleset.definitions
     derived_fields: dict[str, set[str]] = {}
+    ranks: dict[str, tuple[Rank, ...]] = {}
     units: list[_Unit] = []
 
     def add_derived(ftype: str, d: Derive, where: str) -> None:
-        keys = set(d.set)
-        if ftype in derived_fields and derived_fields[ftype] != keys:
+        keys = set(d.set) | {name for r in d.rank for name in r.new_fields()}
+        rank = tuple(d.rank)
+        if ftype in derived_fields and (derived_fields[ftype] != keys or ranks[ftype] != rank):
             raise RuleError(f"{where}: alla [[derive]] av {d.fact!r} ska sätta samma fält "
-                            f"({', '.join(sorted(derived_fields[ftype]))})")
+                            f"({', '.join(sorted(derived_fields[ftype]))}) och samma rank")
         derived_fields[ftype] = keys
+        ranks[ftype] = rank
 
     shared = _Ctx(derived_fields, {}, defs.file or "_definitions.toml")
     for d in defs.define:
@@ -323,7 +327,9 @@ def compile_program(ruleset: RuleSet, rules: list[Rule] | None = None,
     if prune:
         units = _used(units)
     _assign_stages(units)
-    return _build(units, derived_fields, rules)
+    program = _build(units, derived_fields, rules)
+    program.ranks = {t: r for t, r in ranks.items() if r and t in program.type_stage}
+    return program
 
 
 def _used(units: list[_Unit]) -> list[_Unit]:

@@ -14,6 +14,11 @@ A rule file (`compliance/data/rules/<id>.toml`) holds everything an obligation m
   (`warning`), of information (`information`), or of an obligation met (`met`, for the
   replay and the statistics), and what a match reports (`emit`).
 
+A derived fact type may be numbered (`rank`): each fact gets its place, from 1, among the
+case's facts of its type in a field's order (within groups of equal fields), so that a
+rule finds "the next one" by an equality (`n == x.n + 1`), which durable-rules looks up by
+hash, instead of comparing every pair: a case's cost stays close to linear in its events.
+
 Concepts several rules share (which meeting counts, consent in force) are defined once in
 `_definitions.toml` beside the rules: derived facts (`[[define]]`) and named patterns
 (`[patterns.NAME]`, used in a rule as `{ use = "NAME", arg = "expression" }`).
@@ -104,21 +109,54 @@ def _check_exprs(values: dict[str, str]) -> dict[str, str]:
     return values
 
 
+class Rank(_Strict):
+    """A numbering of a derived fact type. The case's facts of the type with the same
+    values of `within` are put in the order of `order` (facts equal there in the order of
+    their other fields); `field` is then the fact's place in that order, from 1, or with
+    `where` (`{ given = 1 }`) the number of facts up to and including it that have those
+    values. `before` and `after` copy fields of the fact just before and just after it in
+    the order into fields of this one (`missing` where there is none): `{ prev_day = "day" }`.
+    `order`, `within`, `where` and the copied fields name fields of the fact's `set`."""
+    field: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
+    order: str
+    within: list[str] = []
+    where: dict[str, int | str] = {}
+    before: dict[str, str] = {}
+    after: dict[str, str] = {}
+    missing: int = 0
+
+    def new_fields(self) -> list[str]:
+        return [self.field, *self.before, *self.after]
+
+
 class Derive(_Strict):
     """A derived fact: each match of `facts` yields one fact of type `fact` with the
-    fields of `set` (expressions over the match). Several derives may yield one type
-    (alternatives)."""
+    fields of `set` (expressions over the match), and the numbers of `rank`. Several
+    derives may yield one type (alternatives)."""
     fact: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     name: str = Field(default="", pattern=r"^[a-z0-9-]*$")
     doc: str = ""
     export: str = ""     # listed in the case summary (cases.jsonl) under this name
     facts: list[FactPattern] = Field(min_length=1)
     set: dict[str, str] = Field(min_length=1)
+    rank: list[Rank] = []
 
     @field_validator("set")
     @classmethod
     def _exprs(cls, v: dict[str, str]) -> dict[str, str]:
         return _check_exprs(v)
+
+    @model_validator(mode="after")
+    def _ranks(self) -> "Derive":
+        made = [name for r in self.rank for name in r.new_fields()]
+        for r in self.rank:
+            for name in r.new_fields():
+                if name in self.set or made.count(name) > 1:
+                    raise ValueError(f"rank: fältet {name!r} finns redan")
+            for name in (r.order, *r.within, *r.where, *r.before.values(), *r.after.values()):
+                if name not in self.set:
+                    raise ValueError(f"rank: {name!r} är inget fält i set ({', '.join(self.set)})")
+        return self
 
 
 class When(_Strict):

@@ -10,7 +10,8 @@ for every batch of cases, each case in a durable-rules session of its own (`sid`
 2. the matches are drained; a derive's match becomes a derived fact, whose fields Python
    computes from the match (sums of day ordinals, and the roll to a business day that only
    the calendar knows); a when's match is handed back;
-3. the derived facts are asserted with the next stage's triggers, and so on;
+3. the derived facts (numbered, for the types that have a `rank`) are asserted with the
+   next stage's triggers, and so on;
 4. every fact is retracted, and the sessions are ready for the next batch.
 
 Nothing is dropped silently. Facts are identified by ids from a fixed pool checked free of
@@ -247,7 +248,7 @@ class Session:
                 for run in runs:
                     if run.error is not None:
                         continue
-                    facts = [run.facts[fid] for fid in run.pending]
+                    facts = self._numbered([run.facts[fid] for fid in run.pending])
                     run.pending = []
                     try:
                         triggers = [dict(self.trigger_fields, id=self._new_id(run), r=name, sid=run.sid)
@@ -267,10 +268,40 @@ class Session:
 
     def _new_id(self, run: CaseRun) -> str:
         if run.next_id >= len(self.ids):
-            raise CaseTooLarge(f"ärendet har för många händelser för regelmotorn (över {MAX_FACTS} fakta)")
+            raise CaseTooLarge(f"ärendet har för många händelser för regelmotorn (över {len(self.ids)} fakta)")
         fid = self.ids[run.next_id]
         run.next_id += 1
         return fid
+
+    def _numbered(self, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """A case's new facts with the numbers (and the neighbours' fields) of their types'
+        ranks (rules.Rank); each ranked type's facts in the order of its first rank, so
+        that durable-rules keeps them in that order too."""
+        ranks = self.program.ranks
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for f in facts:
+            if f["t"] in ranks:
+                groups.setdefault(f["t"], []).append(f)
+        if not groups:
+            return facts
+        for ftype, group in groups.items():
+            # ties in `order` broken by the facts' other fields, whatever their types
+            content = {id(f): orjson.dumps({k: v for k, v in f.items() if k not in ("id", "sid")},
+                                           option=orjson.OPT_SORT_KEYS) for f in group}
+            for rank in reversed(ranks[ftype]):
+                part = {id(f): orjson.dumps([f[w] for w in rank.within]) for f in group}
+                group.sort(key=lambda f: (part[id(f)], f[rank.order], content[id(f)]))
+                where = rank.where.items()
+                for k, f in enumerate(group):
+                    prev = group[k - 1] if k and part[id(group[k - 1])] == part[id(f)] else None
+                    nxt = group[k + 1] if k + 1 < len(group) and part[id(group[k + 1])] == part[id(f)] else None
+                    counted = all(f[name] == value for name, value in where)
+                    f[rank.field] = (prev[rank.field] if prev is not None else 0) + counted
+                    for new, old in rank.before.items():
+                        f[new] = prev[old] if prev is not None else rank.missing
+                    for new, old in rank.after.items():
+                        f[new] = nxt[old] if nxt is not None else rank.missing
+        return [f for f in facts if f["t"] not in groups] + [f for g in groups.values() for f in g]
 
     def _assert(self, facts: list[dict[str, Any]]) -> None:
         """Assert facts; every one is stored (`keeping`), so anything but 0 is an error:

@@ -26,6 +26,7 @@ invariants on purpose.
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 from datetime import date, datetime, time, timedelta, timezone
@@ -509,3 +510,42 @@ def extend_cases(rng: random.Random, events: list[dict], groups: int = 1) -> lis
             out.append({"id": f"{case}-{k}", "case": case, "type": "group.meeting.held",
                         "at": render_at(rng, day), "unit": "soc-nynashamn", "group": group})
     return out
+
+
+def consent_heavy_case(n_events: int, case: str = "BIG", seed: int = 15) -> list[str]:
+    """One consent-heavy case (issue 15): consent given and withdrawn again and again, often
+    several times a day, SIP initiatives now and then (some while consent is withdrawn),
+    and SIP meetings planned, invited to and held. About `n_events` event lines from 2013,
+    over at most about 11 years (the more events, the more of them a day)."""
+    rng = random.Random(seed)
+    lines: list[str] = []
+    day = date(2013, 1, 7)
+    step = min(0.5, 4000 / max(n_events, 1))       # the chance that the next event is a day later
+    k = 0
+
+    def add(etype: str, d: date, **fields) -> None:
+        nonlocal k
+        k += 1
+        at = f"{d.isoformat()}T{8 + k % 9:02d}:{k % 60:02d}:00+01:00"
+        lines.append(json.dumps({"id": f"{case}-{k}", "case": case, "type": etype, "at": at,
+                                 "unit": "soc", **fields}))
+
+    m = 0
+    while len(lines) < n_events:
+        r = rng.random()
+        if r < 0.40:
+            add("consent.given", day)
+        elif r < 0.75:
+            add("consent.withdrawn", day)
+        elif r < 0.85:
+            add("sip.initiated", day)
+        else:
+            m += 1
+            held = day + timedelta(days=rng.randint(10, 45))
+            add("meeting.scheduled", day, meeting=f"M{m}", kind="sip", date=held.isoformat())
+            add("invitation.sent", day, meeting=f"M{m}", to="bup")
+            if held <= day + timedelta(days=20):       # held on its day (the scan orders the case)
+                add("meeting.held", held, meeting=f"M{m}", attendees=["soc", "bup"])
+        if rng.random() < step:
+            day += timedelta(days=1)
+    return lines[:n_events]
