@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 from openpyxl import Workbook, load_workbook
 
-from compliance.reporting import build_reports
+from compliance.reporting import NotAScanFolder, build_reports
 from compliance.reporting.cli import report
 from compliance.reporting.overview import GENDERS, indicators
 from compliance.reporting.scan_data import Scan
@@ -466,6 +466,21 @@ def test_indicators_count_each_case_in_its_half_year_and_year(cases):
         mine = [t for t in sips if period_of(row["period"], t[0])]
         assert (row["decided"], row["within"], row["open"]) == (
             sum(t[3] is not None for t in mine), sum(t[3] is True for t in mine), sum(t[3] is None for t in mine))
+
+
+def test_the_overview_counts_cases_read_from_the_file(tmp_path):
+    """The reports read the cases when they count them (not kept in memory): every case
+    counted, and a broken line named by file and line."""
+    cases = [{"case": f"K-{n}", "gender": "female", "meetings": [
+        {"meeting": "M1", "kind": "sip", "held": "2025-03-0%d" % (1 + n % 5)}]} for n in range(7)]
+    scan = make_scan(tmp_path / "scan", [finding(1)], cases)
+    build_reports(scan, tmp_path / "out", None)
+    page = (tmp_path / "out" / "overview.html").read_text("utf-8")
+    assert "· 7 ärenden</p>" in page
+    with (scan / "cases.jsonl").open("a") as fh:
+        fh.write("{inte json\n")
+    with pytest.raises(NotAScanFolder, match=r"cases\.jsonl: rad 8 är inte JSON"):
+        build_reports(scan, tmp_path / "out2", None, drafts=False)
 
 
 def test_half_year_table_marks_the_gap(tmp_path):

@@ -60,7 +60,7 @@ def build_reports(scan_dir: Path, out_dir: Path | None = None,
         written += write_drafts(scan_dir, (units, cooperation), run_date,
                                 formats={"md", "docx"} if docx else {"md"}, decisions=review,
                                 workers=workers, progress=progress, out_dir=out).paths()
-    scan = load_scan(Path(scan_dir), evidence=False)   # the drafts were the ones to need it
+    scan = load_scan(Path(scan_dir), lean=True)   # the drafts were the ones to need the evidence
     written += write_unit_lists(scan, units, out, review=review, run_date=run_date)
     written.append(write_upcoming(scan, units, out, run_date=run_date))
     written.append(write_overview(scan, units, out, review=review))

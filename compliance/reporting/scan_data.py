@@ -30,18 +30,37 @@ def unit_name(units: Mapping[str, Unit], unit_id: str | None) -> str:
     return clean_text(unit_label(units, unit_id or None))
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def _jsonl(path: Path):
     if not path.exists():
-        return []
-    rows = []
+        return
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise NotAScanFolder(f"{path}: rad {n} är inte JSON ({exc.msg})") from None
-    return rows
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return list(_jsonl(path))
+
+
+class JsonlRows:
+    """The objects of a .jsonl file, read afresh each time they are walked: the overview
+    walks a large scan's hundred thousand cases twice and need not keep them in memory."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._len: int | None = None
+
+    def __iter__(self):
+        return (row for row in _jsonl(self.path) if isinstance(row, dict))
+
+    def __len__(self) -> int:
+        if self._len is None:
+            self._len = sum(1 for _ in self)
+        return self._len
 
 
 @dataclass
@@ -50,7 +69,7 @@ class Scan:
     manifest: dict
     findings: list[dict]
     evidence: list[dict]
-    cases: list[dict]
+    cases: list[dict] | JsonlRows
     # changes.jsonl of a scan with a state store (state.md): None when the scan had none
     changes: list[dict] | None = None
 
@@ -84,9 +103,10 @@ def load_scan_manifest(scan_dir: Path) -> dict:
     return manifest
 
 
-def load_scan(scan_dir: Path, evidence: bool = True) -> Scan:
-    """The scan folder's files as lists; ``evidence=False`` leaves evidence.jsonl unread
-    (the lists and the overview do not show it, and a large scan's takes memory)."""
+def load_scan(scan_dir: Path, lean: bool = False) -> Scan:
+    """The scan folder's files as lists. ``lean`` (for the lists and the overview, which
+    do not show the evidence): evidence.jsonl is left unread and the cases are read when
+    walked (:class:`JsonlRows`); a million-event scan's would take half a gigabyte."""
     scan_dir = Path(scan_dir)
     manifest = load_scan_manifest(scan_dir)
     changes = scan_dir / "changes.jsonl"
@@ -95,8 +115,9 @@ def load_scan(scan_dir: Path, evidence: bool = True) -> Scan:
         manifest=manifest,
         findings=[f for f in read_jsonl(scan_dir / "findings.jsonl") if isinstance(f, dict)],
         evidence=([e for e in read_jsonl(scan_dir / "evidence.jsonl") if isinstance(e, dict)]
-                  if evidence else []),
-        cases=[c for c in read_jsonl(scan_dir / "cases.jsonl") if isinstance(c, dict)],
+                  if not lean else []),
+        cases=(JsonlRows(scan_dir / "cases.jsonl") if lean else
+               [c for c in read_jsonl(scan_dir / "cases.jsonl") if isinstance(c, dict)]),
         changes=([c for c in read_jsonl(changes) if isinstance(c, dict)]
                  if changes.is_file() else None),
     )
