@@ -35,6 +35,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
+from .chunks import chunks
 from .compiler import Program
 
 BATCH_CASES = 100        # cases per task sent to a worker
@@ -452,7 +453,7 @@ def run_cases(cases: Iterable[tuple[str, list[str]]], program: Program, as_of: d
     workers (which this function closes); otherwise they are forked here. Raises
     EngineError when the workers cannot run at all.
     """
-    work = _Progress(queue=deque(_chunks(cases, BATCH_CASES)))
+    work = _Progress(queue=deque(chunks(cases, BATCH_CASES)))
     team = started
     failed = True
     try:
@@ -519,7 +520,3 @@ def _handle(kind: str, tag: int | None, payload: Any, work: _Progress, progress:
                           "något är fel med regelmotorn eller maskinen")
 
 
-def _chunks(items: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    it = iter(items)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk

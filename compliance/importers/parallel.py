@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
 import mmap
 import multiprocessing as mp
 from collections import deque
@@ -28,6 +27,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from ..chunks import chunks
 from ..events import content_id
 from ..records import Record
 from ..units import UnitResolver
@@ -218,9 +218,7 @@ def import_csv(path: Path, mapping: Mapping, key: bytes | None, units: UnitResol
                 tasks = (pool.submit(_convert_piece, a, b) for a, b in zip(starts, starts[1:]))
             else:                  # rows read here, numbered by CsvTable.rows
                 offset = 0
-                it = table.rows()
-                tasks = (pool.submit(_convert_rows, chunk)
-                         for chunk in iter(lambda: list(itertools.islice(it, CHUNK_ROWS)), []))
+                tasks = (pool.submit(_convert_rows, chunk) for chunk in chunks(table.rows(), CHUNK_ROWS))
             pending_tasks: deque[Any] = deque()
             for fut in tasks:
                 pending_tasks.append(fut)

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import orjson
+from ..chunks import chunks
 from sqlalchemy import Connection, delete, insert, select
 
 from .schema import case_results, runs
@@ -54,16 +55,7 @@ def context_digest(rules_digest: str, profile: str, calendar: str, warn_days: in
 
 def put_case_results(conn: Connection, run_id: int, results: Iterable[CaseResult]) -> int:
     """Store (replace) cases' results, in chunks; how many."""
-    count = 0
-    chunk: list[CaseResult] = []
-    for result in results:
-        chunk.append(result)
-        if len(chunk) >= _CHUNK:
-            count += _put(conn, run_id, chunk)
-            chunk = []
-    if chunk:
-        count += _put(conn, run_id, chunk)
-    return count
+    return sum(_put(conn, run_id, chunk) for chunk in chunks(results, _CHUNK))
 
 
 def _put(conn: Connection, run_id: int, chunk: list[CaseResult]) -> int:
@@ -79,13 +71,7 @@ def _put(conn: Connection, run_id: int, chunk: list[CaseResult]) -> int:
 
 def case_results_for(conn: Connection, cases: Iterable[str]) -> Iterator[CaseResult]:
     """The stored results of these cases (those that have one), in chunks."""
-    chunk: list[str] = []
-    for case in cases:
-        chunk.append(case)
-        if len(chunk) >= _CHUNK:
-            yield from _get(conn, chunk)
-            chunk = []
-    if chunk:
+    for chunk in chunks(cases, _CHUNK):
         yield from _get(conn, chunk)
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from ..chunks import chunks
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, exists, insert, select
 
 from .errors import StateError, UnknownFinding
@@ -90,15 +91,7 @@ def put_case_details(conn: Connection, run_id: int, details: Iterable[CaseDetail
     """Keep every case of the run (call once with all of them): rewrite the cases whose
     lines changed, remove those no longer in the log. Returns how many were rewritten."""
     staged_cases.create(conn)
-    written = 0
-    chunk: list[CaseDetails] = []
-    for item in details:
-        chunk.append(item)
-        if len(chunk) >= _CHUNK:
-            written += _put(conn, run_id, chunk)
-            chunk = []
-    if chunk:
-        written += _put(conn, run_id, chunk)
+    written = sum(_put(conn, run_id, chunk) for chunk in chunks(details, _CHUNK))
     gone = ~exists().where(staged_cases.c.case == case_summaries.c.case)
     conn.execute(delete(evidence).where(evidence.c.case.in_(select(case_summaries.c.case).where(gone))))
     conn.execute(delete(case_summaries).where(gone))

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from ..chunks import chunks
 from sqlalchemy import (Column, Connection, MetaData, Table, and_, exists, func, insert, literal, null, or_,
                         select, update)
 from sqlalchemy.exc import IntegrityError
@@ -146,16 +147,7 @@ class Recording:
     def add_findings(self, items: Iterable[Mapping[str, Any]]) -> int:
         """Stage findings (dicts as findings.jsonl holds them); may be called repeatedly."""
         self._check_open()
-        count = 0
-        chunk: list[dict[str, Any]] = []
-        for f in items:
-            chunk.append(_staged_row(f))
-            if len(chunk) >= _CHUNK:
-                count += self._stage(chunk)
-                chunk = []
-        if chunk:
-            count += self._stage(chunk)
-        return count
+        return sum(self._stage(chunk) for chunk in chunks(map(_staged_row, items), _CHUNK))
 
     def _stage(self, rows: list[dict[str, Any]]) -> int:
         try:
