@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import re
 import resource
 import shutil
 import subprocess
@@ -248,6 +249,7 @@ def _texts(root: Path) -> dict[str, str]:
     return texts
 
 
+HEX_DIGEST = re.compile(r"\b[0-9a-f]{16}(?:[0-9a-f]{48})?\b")
 FIELDS = ["case", "unit", "meeting", "id", "to", "attendees", "text", "comment", "chair", "file"]
 
 
@@ -291,5 +293,8 @@ def test_no_output_of_a_scan_holds_a_number_put_into_any_field(number, where):
         texts["summary"] = "\n".join(summary_lines(result))
         assert len(texts) > 15
         for where_, content in texts.items():
+            # digests (inputs' SHA-256, finding ids) are hex the scan made, not input: a run
+            # of their digits can pass the check digit by chance
+            content = HEX_DIGEST.sub("<digest>", content)
             assert not contains_personal_number(content), where_
             assert not contains_personal_number(html.unescape(content)), where_
