@@ -158,14 +158,15 @@ def replay(paths, case, as_of, profile, fmt, rules_dir, units_path, mapping, war
     import json as _json
     from .reading import JSONL_SUFFIXES, ReadError, expand_paths
     from .replay import ReplayError, render_text, replay as run_replay
-    from .units import load_units
+    from .units import load_register
     as_of_date = _as_of(as_of, warn_days)
     _check_profile(profile)
     try:
         from .importers import SUPPORTED_SUFFIXES
         files = expand_paths(paths, JSONL_SUFFIXES | set(SUPPORTED_SUFFIXES))
-        units, _ = load_units(units_path)
-        data = run_replay(files, case, as_of_date, profile, rules_dir, mapping, warn_days, units)
+        register = load_register(units_path)
+        data = run_replay(files, case, as_of_date, profile, rules_dir, mapping, warn_days, register.units,
+                          register.resolver())
     except ReplayError as exc:
         if exc.usage:
             raise click.UsageError(str(exc)) from None

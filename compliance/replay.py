@@ -72,15 +72,17 @@ def _case_of(raw: bytes) -> Any:
     return data.get("case") if isinstance(data, dict) else None
 
 
-def read_case(paths: list[Path], case: str, mapping: str | None = None) -> tuple[list[str], int]:
+def read_case(paths: list[Path], case: str, mapping: str | None = None,
+              resolver: Any = None) -> tuple[list[str], int]:
     """The case's events, packed as the scan packs them, accepted exactly as the scan
-    accepts them; and how many of the case's lines were rejects."""
+    accepts them (`resolver`: the unit register's, as the scan reads unit names and
+    aliases as ids); and how many of the case's lines were rejects."""
     from .reading import _jsonl_record, _source_records, judge, read_sources
     sources: list[tuple[str, Iterable[Any]]] = []
     for file_no, path in enumerate(paths):
         name = str(path)
         if path.suffix.lower() not in (".jsonl", ".ndjson"):
-            sources.append((name, judge(_source_records(path, mapping), file_no)))
+            sources.append((name, judge(_source_records(path, mapping, resolver), file_no)))
             continue
         lines = _Lines(path)
         # Only a line that holds the case id as JSON text can be the case's; with no
@@ -98,8 +100,9 @@ def read_case(paths: list[Path], case: str, mapping: str | None = None) -> tuple
         own = set(mine)
         others = [n for n in lines.holding(sorted(ids)) if n not in own]
         wanted = sorted(set(mine) | set(others))
-        sources.append((name, judge((_jsonl_record(name, n, lines.line(n)) for n in wanted), file_no)))
-    got = read_sources(sources)
+        sources.append((name, judge((_jsonl_record(name, n, lines.line(n)) for n in wanted), file_no,
+                                    units=resolver)))
+    got = read_sources(sources, units=resolver)
     rejected = sum(1 for r in got.rejects if _case_of((r.get("raw") or "").encode()) == case)
     return got.cases.get(case, []), rejected
 
@@ -181,9 +184,11 @@ def _decide(job: _Job) -> dict[str, Any]:
 
 def replay(paths: list[Path], case: str, as_of: dt.date, profile: str = "core",
            rules_dir: Path | None = None, mapping: str | None = None, warn_days: int = 5,
-           units: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The account of one case as a JSON-ready dict: case, as_of, profile, steps, findings."""
-    packed, rejected = read_case(paths, case, mapping)
+           units: dict[str, Any] | None = None, resolver: Any = None) -> dict[str, Any]:
+    """The account of one case as a JSON-ready dict: case, as_of, profile, steps, findings.
+    `units`: the register's units (names in the account); `resolver`: its resolver, so
+    that the log's unit names and aliases are read as the scan reads them."""
+    packed, rejected = read_case(paths, case, mapping, resolver)
     if not packed:
         if rejected:
             raise ReplayError(f"ärendet {case!r} har bara avvisade rader i loggen ({rejected} st); "

@@ -157,3 +157,26 @@ def test_replay_gives_the_scans_findings_for_every_case(tmp_path_factory, seed, 
     for case in sorted({e["case"] for e in events}):
         told = _in_process([log], case, as_of, profile)
         assert told["findings"] == [f for f in scanned if f["case"] == case], (seed, case, as_of, profile)
+
+
+def test_a_log_with_unit_names_is_replayed_as_the_scan_reads_it(tmp_path):
+    """The scan reads a unit's name or alias as its id (the unit register); the replay
+    of a case reads the log the same way, so both tell the same findings with the same
+    unit ids."""
+    units = str(ROOT / "fixtures" / "units.toml")
+    text = CASES.read_text(encoding="utf-8")
+    text = text.replace('"skola-bjorkhagen"', '"Björkhagsskolan"').replace('"bup-farsta"', '"BUP Farsta"')
+    log = tmp_path / "names.jsonl"
+    log.write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    scanned = run("scan", str(log), "--as-of", "2025-12-31", "--out", str(out), "--units", units)
+    assert scanned.returncode == 0, scanned.stderr
+    findings = [json.loads(x) for x in (out / "findings.jsonl").read_text(encoding="utf-8").splitlines()]
+    told = set()
+    for case in ("F16", "F03", "F19"):
+        proc = run("replay", str(log), "--case", case, "--as-of", "2025-12-31", "--format", "json", "--units", units)
+        assert proc.returncode == 0, proc.stderr
+        replayed = json.loads(proc.stdout)["findings"]
+        assert replayed == [f for f in findings if f["case"] == case], case
+        told |= {f["unit"] for f in replayed}
+    assert told & {"skola-bjorkhagen", "bup-farsta"}, told
