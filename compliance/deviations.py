@@ -361,6 +361,20 @@ def markdown_template() -> jinja2.Template:
     return template
 
 
+def check_templates(word: bool, overview: bool) -> None:
+    """Load the templates a scan will fill (the Markdown draft's; with `word` the Word
+    draft's; with `overview` overview.html's), so that a missing or broken one stops the
+    scan at once, with its one line (TemplateError), not after a night's reading and
+    deciding. A field a template names that the drafts lack is found only when filled."""
+    markdown_template()
+    if word:
+        from .reporting.word import WordTemplate
+        WordTemplate()
+    if overview:
+        from .reporting.overview import overview_template
+        overview_template()
+
+
 def render_markdown(template: jinja2.Template, draft: Mapping[str, Any]) -> bytes:
     try:
         return template.render(draft).encode("utf-8")

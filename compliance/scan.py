@@ -198,6 +198,13 @@ def run_scan(paths: Iterable[Path | str], as_of: dt.date, rules_dir: Path | str 
         raise ScanError("\n".join(sources.problems) if sources.problems else
                         "; ".join([*sources.skipped_lines(), "ingen fil att granska"]))
     out = Path(out_dir) if out_dir is not None else None
+    if out is not None:
+        from .deviations import check_templates
+        from .resources import ResourceError
+        try:
+            check_templates(word=report and docx, overview=report)
+        except ResourceError as exc:
+            raise ScanError(str(exc)) from None
     with _stopped_by_signals():
         return _run(sources.files, as_of, out, ruleset, selection, program, units, cooperation, units_path,
                     workers, mapping, report, progress_factory, warn_days, docx, drafts_progress, state,

@@ -47,8 +47,8 @@ def broken(package: Path, request):
     shutil.copytree(package / "templates.orig", package / TEMPLATES)
 
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(home)}
+def run(home: Path, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(home), **extra_env}
     return subprocess.run([sys.executable, "-m", "compliance", *args], cwd=home, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -77,9 +77,14 @@ def test_scan_report_with_a_broken_template(tmp_path, broken, words):
     log.write_text("\n".join([ev("e1", "sip.initiated", "2025-01-02"),
                               ev("e2", "consent.given", "2025-01-02")]) + "\n", encoding="utf-8")
     out = tmp_path / "out"
-    proc = run(home, "scan", str(log), "--as-of", "2025-06-02", "--out", str(out), "--report")
+    proc = run(home, "scan", str(log), "--as-of", "2025-06-02", "--out", str(out), "--report",
+               COMPLIANCE_TIMING="1")
     one_line_naming(proc, path, words)
     assert not out.exists()
+    # A template that cannot be loaded stops the scan before it reads the log (a night's
+    # reading and deciding is not spent first); a field no draft has is found when filled.
+    read_first = "tid: reading" in proc.stderr
+    assert read_first == (words == "mallen kan inte fyllas i"), proc.stderr
 
 
 @pytest.mark.parametrize("broken, words", FAULTS, indirect=["broken"])

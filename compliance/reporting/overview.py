@@ -428,15 +428,25 @@ def plural(n: int, one: str, many: str) -> str:
     return one if n == 1 else many
 
 
-def render_overview(scan: Scan, units: Mapping[str, Unit], template_dir: Path = TEMPLATES_DIR,
-                    review: Mapping[str, Mapping] | None = None) -> str:
+def overview_template(template_dir: Path = TEMPLATES_DIR) -> jinja2.Template:
+    """overview.html's template, compiled (TemplateError naming the file when it is
+    missing or not valid Jinja)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(template_dir)),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.filters["plural"] = plural
+    try:
+        return env.get_template(HTML_TEMPLATE)
+    except (jinja2.TemplateError, OSError) as exc:
+        raise template_error(Path(template_dir) / HTML_TEMPLATE, exc) from None
+
+
+def render_overview(scan: Scan, units: Mapping[str, Unit], template_dir: Path = TEMPLATES_DIR,
+                    review: Mapping[str, Mapping] | None = None) -> str:
+    template = overview_template(template_dir)
     context = overview_context(scan, units, review)
     try:
-        return env.get_template(HTML_TEMPLATE).render(context)
+        return template.render(context)
     except (jinja2.TemplateError, OSError) as exc:
         raise template_error(Path(template_dir) / HTML_TEMPLATE, exc) from None
 
