@@ -94,3 +94,15 @@ def test_report_with_a_broken_template(tmp_path, broken, words):
     proc = run(home, "report", str(SCAN_FOLDER), "--out", str(out))
     one_line_naming(proc, path, words)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("broken, words", [FAULTS[1], FAULTS[3]], indirect=["broken"])
+def test_serve_with_a_broken_draft_template_does_not_start(tmp_path, broken, words):
+    """The review app shows drafts in Markdown and gives them in Word: a template it
+    cannot load stops `compliance serve` at once with its one line, not a 500 page later."""
+    from compliance.state import open_store
+    home, path = broken
+    db = tmp_path / "state.db"
+    open_store(str(db), create=True).close()
+    proc = run(home, "serve", "--state", str(db), "--port", "1")
+    one_line_naming(proc, path, words)

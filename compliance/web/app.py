@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..explain import deadline_sv
 from ..privacy import clean_text
+from ..resources import ResourceError
 from ..state.decisions import DECISION_LABELS, record_decision
 from ..state.evidence import finding_evidence
 from ..state.errors import DecisionError, StateError, UnknownFinding, UsageError
@@ -205,6 +206,9 @@ class ReviewApp:
                 return response
             except StateError as exc:
                 return self.error(request, 503, f"Tillståndet kan inte läsas just nu: {exc}")
+            except ResourceError as exc:      # a draft template broken since the start
+                _log.error("%s", exc)
+                return self.error(request, 500, "Utkastets mall kan inte användas; kontakta förvaltningen.")
             except Exception as exc:  # noqa: BLE001 - a fault: a Swedish page with the headers, one log line
                 _log.error("internt fel vid %s %s: %s", request.method, clean_text(request.url.path),
                            type(exc).__name__)

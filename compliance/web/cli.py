@@ -49,6 +49,8 @@ def serve(state: str, host: str, port: int, units_path: Path | None, rules_dir: 
             trusted_proxy = str(ipaddress.ip_address(trusted_proxy))
         except ValueError:
             _fail(f"--trusted-proxy {trusted_proxy!r} är ingen IP-adress", 2)
+    from ..deviations import check_templates
+    from ..resources import ResourceError
     from ..state.errors import StateError
     from ..units import UnitRegisterError
     from .app import WebConfig, create_app
@@ -60,7 +62,8 @@ def serve(state: str, host: str, port: int, units_path: Path | None, rules_dir: 
     try:
         app = create_app(config, store)
         app.state.review.rulebook.ruleset()          # a broken rules folder: one line now, not a 500 later
-    except (StateError, UnitRegisterError) as exc:
+        check_templates(word=True, overview=False)    # so is a broken draft template
+    except (StateError, UnitRegisterError, ResourceError) as exc:
         store.close()
         _fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - a rule file's error, one line
