@@ -334,6 +334,10 @@ class Reuse:
     reused: dict[str, "CaseResult"] = field(default_factory=dict)
     decided: list["CaseResult"] = field(default_factory=list)
     errored: set[str] = field(default_factory=set)
+    # What the store must be told of tonight's findings (`to_record`): every line of the
+    # decided cases, and of the reused ones only the open findings, whose lateness
+    # counters moved with the as-of date. The rest of a reused case stands as stored.
+    recorded: list[bytes] = field(default_factory=list)
 
     def to_decide(self, cases: dict[str, list[str]]) -> dict[str, list[str]]:
         """The cases the engine must decide tonight; the others' stored results are kept."""
@@ -366,9 +370,13 @@ class Reuse:
                 self.decided.append(CaseResult(
                     case, self.digests[case], self.context,
                     dt.date.fromordinal(until) if until is not None else None, f, e, s))
+                self.recorded.append(f)
             else:
                 stored = self.reused[case]
                 f, e, s = refresh_lateness(stored.findings, self.as_of), stored.evidence, stored.summary
+                if b'"actual":null' in f:
+                    self.recorded.append(b"".join(line for line in f.splitlines(keepends=True)
+                                                  if b'"actual":null' in line))
             out_f.append(f)
             out_e.append(e)
             out_s.append(s)
@@ -376,6 +384,11 @@ class Reuse:
         engine.evidence = _blocks(out_e)
         engine.summaries = _blocks(out_s)
         engine.tally = tally_of(engine.findings)
+
+    def decided_details(self) -> tuple[list[bytes], list[bytes]]:
+        """The summary and evidence lines of the cases decided tonight, in case order (the
+        reused cases' stand as stored)."""
+        return [r.summary for r in self.decided], [r.evidence for r in self.decided]
 
     def keep(self) -> list[str]:
         """The cases whose stored results stay: those in tonight's log that were decided

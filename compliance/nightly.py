@@ -146,14 +146,23 @@ class NightlyScan:
                        profile=result.selection.profile.name if result.selection else "core",
                        inputs=result.inputs, counts=result.counts,
                        out_dir=str(self.out.resolve()), staged_dir=str(tmp.resolve()))
+        inc = self.incremental
         with recording(self.store, info) as rec:
-            rec.add_findings(_lines(result.findings_lines))
+            if inc is not None and inc.reused:
+                # Only what may have changed is staged: the decided cases, and the reused
+                # cases' open findings; the rest of the reused cases stands as stored.
+                rec.settle_cases(inc.reused)
+                rec.add_findings(_lines(inc.recorded))
+                summaries, evidence = inc.decided_details()
+            else:
+                rec.add_findings(_lines(result.findings_lines))
+                summaries, evidence = result.cases_lines, result.evidence_lines
             checkpoint("store-staged")
             rec.add_deviation_filings(self.filings)
-            rec.put_case_details(case_details(_lines(result.cases_lines), _lines(result.evidence_lines)))
-            if self.incremental is not None:
-                rec.put_case_results(self.incremental.decided)
-                rec.forget_case_results_except(self.incremental.keep())
+            rec.put_case_details(case_details(_lines(summaries), _lines(evidence)))
+            if inc is not None:
+                rec.put_case_results(inc.decided)
+                rec.forget_case_results_except(inc.keep())
             self.changes = rec.finish()
             rec.write_changes(tmp / "changes.jsonl")
             _note_run(tmp / "manifest.json", self.store.display, self.changes)

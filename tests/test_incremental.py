@@ -20,9 +20,10 @@ import zipfile
 
 import orjson
 from hypothesis import HealthCheck, given, settings, strategies as st
+from sqlalchemy import select
 
 from compliance.state import open_store
-from compliance.state.schema import case_results
+from compliance.state.schema import case_results, case_summaries, evidence, finding_changes, findings
 from compliance.state.runs import latest_run
 from helpers import ev
 from state_support import new_store_url, store_url  # noqa: F401
@@ -68,6 +69,16 @@ def comparable(files: dict[str, bytes]) -> dict[str, object]:
     return out
 
 
+def store_view(url: str) -> dict[str, list[tuple]]:
+    """What a store keeps of the nights (findings with their state and lateness, the
+    history of changes without its row numbers, each case's summary and evidence), in a
+    fixed order."""
+    with open_store(url) as store, store.read() as conn:
+        return {table.name: sorted(tuple(row) for row in conn.execute(
+                    select(*(c for c in table.c if not (table is finding_changes and c.name == "id")))))
+                for table in (findings, finding_changes, case_summaries, evidence)}
+
+
 def test_a_month_of_incremental_nights_writes_what_full_scans_write(store_url, new_store_url, tmp_path):  # noqa: F811
     log, inc, full = tmp_path / "export.jsonl", tmp_path / "inc", tmp_path / "full"
     full_store = new_store_url()
@@ -82,6 +93,9 @@ def test_a_month_of_incremental_nights_writes_what_full_scans_write(store_url, n
         for name in a:
             if not name.endswith((".xlsx", ".docx", "manifest.json")):
                 assert a[name] == b[name], (day, name)
+        # The store too: an incremental night records only what may have changed (the
+        # decided cases, the reused ones' open findings), and keeps what a full one keeps.
+        assert store_view(store_url) == store_view(full_store), day
     # The last nights reused the historical cases: the store kept their results from the
     # night after the last shuffled export, and decided again only the month's cases.
     with open_store(store_url) as store, store.read() as conn:

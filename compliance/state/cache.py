@@ -16,11 +16,22 @@ from dataclasses import dataclass
 
 import orjson
 from ..chunks import chunks
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Column, Connection, MetaData, String, Table, delete, insert, select
 
 from .schema import case_results, runs
 
 _CHUNK = 1000
+
+# The cases whose stored results stand tonight (taken as they are by an incremental scan):
+# their stored findings, summary and evidence are neither staged again nor counted as
+# gone (`Recording.settle_cases`). A temporary table of the recording's transaction.
+_staging = MetaData()
+settled_cases = Table(
+    "settled_cases", _staging,
+    Column("case", String, primary_key=True),
+    prefixes=["TEMPORARY"],
+    postgresql_on_commit="DROP",
+)
 
 
 @dataclass(frozen=True)

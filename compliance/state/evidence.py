@@ -27,6 +27,7 @@ import orjson
 from ..chunks import chunks
 from sqlalchemy import Column, Connection, MetaData, String, Table, delete, exists, insert, select
 
+from .cache import settled_cases
 from .errors import StateError, UnknownFinding
 from .schema import case_summaries, evidence, findings
 from .store import Store
@@ -87,12 +88,17 @@ staged_cases = Table(
 )
 
 
-def put_case_details(conn: Connection, run_id: int, details: Iterable[CaseDetails]) -> int:
+def put_case_details(conn: Connection, run_id: int, details: Iterable[CaseDetails],
+                     settled: bool = False) -> int:
     """Keep every case of the run (call once with all of them): rewrite the cases whose
-    lines changed, remove those no longer in the log. Returns how many were rewritten."""
+    lines changed, remove those no longer in the log. Returns how many were rewritten.
+    `settled`: the recording's `settled_cases` table names the cases an incremental scan
+    took unchanged; they are not given here and stay."""
     staged_cases.create(conn)
     written = sum(_put(conn, run_id, chunk) for chunk in chunks(details, _CHUNK))
     gone = ~exists().where(staged_cases.c.case == case_summaries.c.case)
+    if settled:
+        gone = gone & ~exists().where(settled_cases.c.case == case_summaries.c.case)
     conn.execute(delete(evidence).where(evidence.c.case.in_(select(case_summaries.c.case).where(gone))))
     conn.execute(delete(case_summaries).where(gone))
     staged_cases.drop(conn)

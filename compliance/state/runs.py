@@ -31,7 +31,7 @@ from sqlalchemy import (Column, Connection, MetaData, Table, and_, exists, func,
 from sqlalchemy.exc import IntegrityError
 
 from .. import __version__
-from .cache import CaseResult, forget_cases_except, put_case_results
+from .cache import CaseResult, forget_cases_except, put_case_results, settled_cases
 from .changes import MATERIAL_FIELDS, write_changes
 from .errors import StateError
 from .evidence import CaseDetails, put_case_details
@@ -142,6 +142,7 @@ class Recording:
         ).returning(runs.c.id)).scalar_one()
         staged_findings.create(conn)
         self._filings: list[DeviationFiling] = []
+        self._settled = False
         self.changes: RunChanges | None = None
 
     def add_findings(self, items: Iterable[Mapping[str, Any]]) -> int:
@@ -155,6 +156,19 @@ class Recording:
         except IntegrityError:   # the whole transaction is rolled back
             raise StateError(f"{self._store.display}: två brister i körningen har samma id") from None
         return len(rows)
+
+    def settle_cases(self, cases: Iterable[str]) -> None:
+        """Cases whose stored results an incremental scan took as they are: their stored
+        findings stand unless staged again (only open findings are, for their lateness
+        counters), and neither they nor their summaries count as gone. Call once, before
+        `put_case_details` and `finish`."""
+        self._check_open()
+        if self._settled:
+            raise RuntimeError("settle_cases called twice")
+        settled_cases.create(self._conn)
+        self._settled = True
+        for chunk in chunks(({"case": case} for case in cases), _CHUNK):
+            self._conn.execute(insert(settled_cases), chunk)
 
     def add_deviation_filings(self, filings: Iterable[DeviationFiling]) -> None:
         """The log's `deviation.filed` events (few: kept in memory until `finish`)."""
@@ -176,7 +190,7 @@ class Recording:
         the run's cases; `evidence.case_details` pairs them). Unchanged cases are not
         rewritten; cases gone from the log are removed. Returns how many were written."""
         self._check_open()
-        return put_case_details(self._conn, self.run_id, details)
+        return put_case_details(self._conn, self.run_id, details, settled=self._settled)
 
     def finish(self) -> RunChanges:
         """Compare with the store, apply the changes, record the log's decisions."""
@@ -185,6 +199,8 @@ class Recording:
         _record_present_changes(conn, run_id, "changed", f.c.state == "present")
         _record_present_changes(conn, run_id, "reopened", f.c.state == "resolved")
         gone = and_(f.c.state == "present", ~exists().where(s.c.id == f.c.id))
+        if self._settled:
+            gone = and_(gone, ~exists().where(settled_cases.c.case == f.c.case))
         last_known = [f.c[name] for name in MATERIAL_FIELDS]
         conn.execute(insert(finding_changes).from_select(
             _change_columns(), select(literal(run_id), f.c.id, literal("resolved"), *last_known, *last_known)
@@ -202,6 +218,8 @@ class Recording:
             select(literal(run_id), f.c.id, literal("new"), *(f.c[name] for name in MATERIAL_FIELDS),
                    *(null() for _ in MATERIAL_FIELDS)).where(f.c.first_seen_run == run_id)))
         staged_findings.drop(conn)
+        if self._settled:
+            settled_cases.drop(conn)
 
         log_decisions = record_log_decisions(conn, run_id, earliest_filings(self._filings), _now())
         counts = dict.fromkeys(("new", "changed", "resolved", "reopened"), 0)
