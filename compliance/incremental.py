@@ -38,11 +38,12 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import orjson
 
 from . import calendar as vardagar
+from .chunks import chunks
 
 if TYPE_CHECKING:
     from .compiler import Program
@@ -331,7 +332,7 @@ class Reuse:
     as_of: dt.date
     full: bool = False
     digests: dict[str, str] = field(default_factory=dict)
-    reused: dict[str, "CaseResult"] = field(default_factory=dict)
+    reused: set[str] = field(default_factory=set)
     decided: list["CaseResult"] = field(default_factory=list)
     errored: set[str] = field(default_factory=set)
     # What the store must be told of tonight's findings (`to_record`): every line of the
@@ -346,33 +347,54 @@ class Reuse:
         if not self.full:
             try:
                 with self.store.read() as conn:
-                    for stored in case_results_for(conn, self.digests):
+                    for stored in case_results_for(conn, self.digests, lines=False):
                         if stored.reusable(self.digests[stored.case], self.context, self.as_of):
-                            self.reused[stored.case] = stored
+                            self.reused.add(stored.case)
             finally:
                 self.store.engine.dispose()     # workers may be forked again: no connection to share
         return {case: packed for case, packed in cases.items() if case not in self.reused}
 
+    def _stored_lines(self, cases: list[str]) -> Iterator["CaseResult"]:
+        """The reused cases' stored results with their lines, in the order given, read a
+        chunk at a time. A result another scan replaced meanwhile is taken only if it may
+        still be reused (the same test); one that is gone or may not is an error."""
+        from .state import StateError, case_results_for
+        try:
+            with self.store.read() as conn:
+                for chunk in chunks(cases, 1000):
+                    got = {r.case: r for r in case_results_for(conn, chunk)}
+                    for case in chunk:
+                        stored = got.get(case)
+                        if stored is None or not stored.reusable(self.digests[case], self.context, self.as_of):
+                            raise StateError(f"{self.store.display}: ärendet {case!r} sparade resultat ändrades "
+                                             "av en annan körning under den här; kör igen")
+                        yield stored
+        finally:
+            self.store.engine.dispose()
+
     def merge(self, engine: "EngineResult") -> None:
         """Put tonight's decided cases and the reused ones together in case order, into
         `engine` (its blocks and tally), and keep the decided ones' results to store."""
-        from .state import CaseResult
         self.errored = {e["case"] for e in engine.errors}
         findings, evidence, summaries = _Cursor(engine.findings), _Cursor(engine.evidence), _Cursor(engine.summaries)
         fresh: dict[str, tuple[int | None, bytes, bytes, bytes]] = {}
         for case, until, nf, ne, ns in engine.per_case:
             fresh[case] = (until, findings.take(nf), evidence.take(ne), summaries.take(ns))
-        out_f, out_e, out_s = [], [], []
-        for case in sorted(set(fresh) | set(self.reused)):
+        if not self.reused:
+            # Every case decided (--full, a first night): the engine's blocks, in case
+            # order, are tonight's outputs as they are; only the results to store are kept.
+            for case in sorted(fresh):
+                self._keep_decided(case, *fresh[case])
+            return
+        out_f, out_e, out_s = _Blocks(), _Blocks(), _Blocks()
+        stored_lines = self._stored_lines(sorted(self.reused))
+        for case in sorted(set(fresh) | self.reused):
             got = fresh.get(case)
             if got is not None:
                 until, f, e, s = got
-                self.decided.append(CaseResult(
-                    case, self.digests[case], self.context,
-                    dt.date.fromordinal(until) if until is not None else None, f, e, s))
-                self.recorded.append(f)
+                self._keep_decided(case, until, f, e, s)
             else:
-                stored = self.reused[case]
+                stored = next(stored_lines)
                 f, e, s = refresh_lateness(stored.findings, self.as_of), stored.evidence, stored.summary
                 if b'"actual":null' in f:
                     self.recorded.append(b"".join(line for line in f.splitlines(keepends=True)
@@ -380,10 +402,18 @@ class Reuse:
             out_f.append(f)
             out_e.append(e)
             out_s.append(s)
-        engine.findings = _blocks(out_f)
-        engine.evidence = _blocks(out_e)
-        engine.summaries = _blocks(out_s)
+        stored_lines.close()
+        engine.findings = out_f.done()
+        engine.evidence = out_e.done()
+        engine.summaries = out_s.done()
         engine.tally = tally_of(engine.findings)
+
+    def _keep_decided(self, case: str, until: int | None, f: bytes, e: bytes, s: bytes) -> None:
+        """A case decided tonight: its result to store, its findings to record."""
+        from .state import CaseResult
+        self.decided.append(CaseResult(case, self.digests[case], self.context,
+                                       dt.date.fromordinal(until) if until is not None else None, f, e, s))
+        self.recorded.append(f)
 
     def decided_details(self) -> tuple[list[bytes], list[bytes]]:
         """The summary and evidence lines of the cases decided tonight, in case order (the
@@ -399,11 +429,24 @@ class Reuse:
         return {"reused": len(self.reused), "decided": len(self.digests) - len(self.reused)}
 
 
-def _blocks(pieces: list[bytes], size: int = 100) -> list[bytes]:
-    """Per-case pieces joined into blocks of about `size` cases (empty ones left out)."""
-    out = []
-    for i in range(0, len(pieces), size):
-        block = b"".join(pieces[i:i + size])
+class _Blocks:
+    """Per-case pieces joined into blocks of about `size` cases as they come (empty
+    blocks left out), so that the pieces and the blocks are not both held whole."""
+
+    def __init__(self, size: int = 100) -> None:
+        self.size, self.pieces, self.blocks = size, [], []
+
+    def append(self, piece: bytes) -> None:
+        self.pieces.append(piece)
+        if len(self.pieces) >= self.size:
+            self._join()
+
+    def _join(self) -> None:
+        block = b"".join(self.pieces)
+        self.pieces = []
         if block:
-            out.append(block)
-    return out
+            self.blocks.append(block)
+
+    def done(self) -> list[bytes]:
+        self._join()
+        return self.blocks

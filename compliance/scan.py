@@ -266,7 +266,7 @@ def _run(files: list[Path], as_of: dt.date, out: Path | None, ruleset: RuleSet, 
                 raise ScanError(str(exc)) from None
             result.changes = night.changes if night is not None else None
             clock("writing outputs")
-    except EngineError as exc:
+    except (EngineError, StateError) as exc:    # (the store's, while deciding: before anything is recorded)
         _clean_up(started, tmp)
         raise ScanError(f"{exc}; inget skrevs, tidigare utdata är orörda") from None
     except BaseException:

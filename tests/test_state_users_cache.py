@@ -87,3 +87,28 @@ def test_case_results_are_kept_with_the_run_and_reused_only_while_valid(store):
         forget_cases_except(conn, ["K2"])
         assert [r.case for r in case_results_for(conn, ["K1", "K2"])] == ["K2"]
 
+
+
+def test_a_result_replaced_by_another_scan_meanwhile_is_not_taken_blindly(store):
+    """An incremental scan first asks which results it may reuse and reads their lines
+    later; a result another scan replaced in between is taken only if it still may be."""
+    from compliance.incremental import Reuse, events_digest
+    from compliance.state import StateError
+    context = context_digest("r" * 64, "core", "holidays 0.109", 5)
+    cases = {"K1": ['[1,"a"]'], "K2": ['[2,"b"]']}
+    e1, e2 = events_digest(cases["K1"]), events_digest(cases["K2"])
+    with recording(store, run_info("2025-03-04")) as rec:
+        rec.add_findings([finding()])
+        rec.put_case_results([_result("K1", e1, context, None, 1), _result("K2", e2, context, None, 1)])
+    reuse = Reuse(store, context, dt.date(2025, 3, 5))
+    assert reuse.to_decide(cases) == {} and reuse.reused == {"K1", "K2"}
+    with recording(store, run_info("2025-03-05")) as rec:       # K1 stored again: may still be reused
+        rec.add_findings([finding()])
+        rec.put_case_results([_result("K1", e1, context, None, 2)])
+    assert [r.findings for r in reuse._stored_lines(["K1", "K2"])] == \
+        [b'{"case":"K1","n":2}\n', b'{"case":"K2","n":1}\n']
+    with recording(store, run_info("2025-03-05")) as rec:       # K2 stored with other events meanwhile
+        rec.add_findings([finding()])
+        rec.put_case_results([_result("K2", "other", context, None, 3)])
+    with pytest.raises(StateError, match="ändrades av en annan körning"):
+        list(reuse._stored_lines(["K1", "K2"]))

@@ -80,22 +80,25 @@ def _put(conn: Connection, run_id: int, chunk: list[CaseResult]) -> int:
     return len(latest)
 
 
-def case_results_for(conn: Connection, cases: Iterable[str]) -> Iterator[CaseResult]:
-    """The stored results of these cases (those that have one), in chunks."""
+def case_results_for(conn: Connection, cases: Iterable[str], lines: bool = True) -> Iterator[CaseResult]:
+    """The stored results of these cases (those that have one), in chunks. Without
+    `lines`, only what says whether a result may be reused (its lines left empty): a
+    scan asks that of every case first and reads the lines of the reused ones later,
+    a chunk at a time, so that they are never all in memory at once."""
     for chunk in chunks(cases, _CHUNK):
-        yield from _get(conn, chunk)
+        yield from _get(conn, chunk, lines)
 
 
-def _get(conn: Connection, chunk: list[str]) -> Iterator[CaseResult]:
+def _get(conn: Connection, chunk: list[str], lines: bool) -> Iterator[CaseResult]:
     c = case_results.c
-    rows = conn.execute(select(c.case, c.events_digest, c.context_digest, c.stable_until, c.findings,
-                               c.evidence, c.summary, runs.c.as_of)
+    texts = (c.findings, c.evidence, c.summary) if lines else ()
+    rows = conn.execute(select(c.case, c.events_digest, c.context_digest, c.stable_until, runs.c.as_of, *texts)
                         .join(runs, runs.c.id == c.run_id).where(c.case.in_(chunk)))
     for row in rows:
         yield CaseResult(row.case, row.events_digest, row.context_digest,
                          dt.date.fromisoformat(row.stable_until) if row.stable_until else None,
-                         bytes(row.findings), bytes(row.evidence), bytes(row.summary),
-                         row.as_of)
+                         bytes(row.findings) if lines else b"", bytes(row.evidence) if lines else b"",
+                         bytes(row.summary) if lines else b"", row.as_of)
 
 
 def forget_cases_except(conn: Connection, keep: Iterable[str]) -> None:
