@@ -6,7 +6,9 @@ for every batch of cases, each case in a durable-rules session of its own (`sid`
 
 1. the cases' event facts are asserted, each case's followed by the trigger facts of the
    stage-1 rules (a trigger is asserted after every fact its rule reads: durable-rules
-   fires a `none()` as soon as it can, and never takes an action back);
+   fires a `none()` as soon as it can, and never takes an action back), but not of a rule
+   that joins a fact type the case holds none of (it cannot match: durable-rules would
+   look and find nothing);
 2. the matches are drained; a derive's match becomes a derived fact, whose fields Python
    computes from the match (sums of day ordinals, and the roll to a business day that only
    the calendar knows); a when's match is handed back;
@@ -208,6 +210,7 @@ class CaseRun:
     bases: dict[tuple[str, str], Basis] = field(default_factory=dict)    # (fact id, field)
     derived: dict[tuple, str] = field(default_factory=dict)              # content -> fact id
     pending: list[str] = field(default_factory=list)                     # derived, not asserted yet
+    present: set[str] = field(default_factory=set)                       # fact types asserted
     matches: list[tuple[Plan, dict[str, dict[str, Any]]]] = field(default_factory=list)
     exports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -232,7 +235,7 @@ class Session:
         if len(cases) > MAX_SESSIONS:
             raise ValueError(f"högst {MAX_SESSIONS} ärenden åt gången")
         runs = [CaseRun(str(i)) for i in range(len(cases))]
-        read = self.program.read_types
+        read, joins = self.program.read_types, self.program.joins
         try:
             for run, events in zip(runs, cases):
                 try:
@@ -248,16 +251,20 @@ class Session:
                 for run in runs:
                     if run.error is not None:
                         continue
-                    facts = self._numbered([run.facts[fid] for fid in run.pending])
+                    facts = [f for f in self._numbered([run.facts[fid] for fid in run.pending]) if f["t"] in read]
                     run.pending = []
+                    run.present.update(f["t"] for f in facts)
+                    # A rule joining a fact type the session holds none of cannot match:
+                    # its trigger is left out (durable-rules would find nothing).
                     try:
                         triggers = [dict(self.trigger_fields, id=self._new_id(run), r=name, sid=run.sid)
-                                    for name in self.program.triggers[stage - 1]]
+                                    for name in self.program.triggers[stage - 1]
+                                    if joins[name] <= run.present]
                     except CaseTooLarge as exc:
                         run.error = exc
                         continue
                     # Every trigger after every fact it reads.
-                    mine = [f for f in facts if f["t"] in read] + triggers
+                    mine = facts + triggers
                     run.asserted.extend(mine)
                     payload.extend(mine)
                 self._assert(payload)
@@ -374,13 +381,16 @@ class Session:
     def _retract(self, runs: list[CaseRun]) -> None:
         """Every asserted fact retracted (each case's in the reverse order of arrival: the
         last stage's triggers first), and each session checked empty: a fact left behind
-        would collide with the next case's fact of the same id."""
+        would collide with the next case's fact of the same id. (A case that asserted
+        nothing, e.g. only events no rule reads, has no session to check.)"""
         facts = [f for run in runs for f in reversed(run.asserted)]
         if facts:
             code = self.engine.retract_facts(self.handle, orjson.dumps(facts).decode())[0]
             if code != 0:
                 raise SessionError(f"regelmotorn kunde inte ta bort ärendets fakta (kod {code})")
         for run in runs:
+            if not run.asserted:
+                continue
             run.asserted = []
             left = self.engine.get_facts(self.handle, run.sid)
             if left not in ("[]", ""):

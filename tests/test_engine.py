@@ -256,3 +256,31 @@ def test_finding_id_is_stable_and_identifies_the_breach():
               # no concatenation ambiguity: ("a", "bc") is not ("ab", "c")
               finding_id("mandatory-attendance", "K1e", "7", "M1", "bup")}
     assert a not in others and len(others) == 5
+
+
+@pytest.mark.parametrize("profile", ["core", "skarpnack-2018"])
+def test_triggers_left_out_for_rules_that_cannot_match_change_no_finding(monkeypatch, scan, profile):
+    """A rule's trigger is not asserted while the case holds no fact of a type the rule
+    joins (compliance.session); with every trigger asserted, random cases with the
+    generator's edge cases find exactly the same, summaries included."""
+    import dataclasses
+    import random
+
+    import orjson
+
+    import compliance.scan as scan_module
+    from gen import generate_cases
+    lines = [orjson.dumps(e).decode() for e in generate_cases(random.Random(7), 250, 2012, 2026, edge_rate=0.4)]
+    pruned = scan(lines, as_of="2026-06-30", profile=profile)
+    compile_real = scan_module.compile_program
+
+    def every_trigger(*args, **kw):
+        program = compile_real(*args, **kw)
+        return dataclasses.replace(program, joins={name: frozenset() for name in program.joins})
+    monkeypatch.setattr(scan_module, "compile_program", every_trigger)
+    full = scan(lines, as_of="2026-06-30", profile=profile)
+    assert pruned.errors == full.errors == []
+    assert len(pruned.findings) > 100
+    assert pruned.findings == full.findings
+    assert pruned.cases == full.cases and pruned.evidence == full.evidence
+
