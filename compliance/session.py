@@ -231,6 +231,28 @@ def _compares_facts(tests: list[dict[str, Any]]) -> bool:
     return any(test_refers(t) for t in tests)
 
 
+class Bases:
+    """How each derived date was computed (`patterns.Basis`), by (fact id, field), worked
+    out when a finding asks (`decide`): most derived facts back no finding, and working
+    out every one as it was made cost a tenth of deciding."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, tuple[Plan, dict[str, dict[str, Any]]]] = {}   # fact id -> its derive's match
+        self.known: dict[tuple[str, str], Basis | None] = {}
+
+    def get(self, key: tuple[str, str]) -> Basis | None:
+        if key in self.known:
+            return self.known[key]
+        made = self.made.get(key[0])
+        found = None
+        if made is not None and key[1] in made[0].exprs:
+            plan, match = made
+            found = basis(plan.exprs[key[1]], match, plan.params,
+                          lambda alias, fld: self.get((match[alias].get("id"), fld)))
+        self.known[key] = found
+        return found
+
+
 @dataclass
 class CaseRun:
     """One case in a session: its facts by id, where each came from, and what matched;
@@ -241,7 +263,7 @@ class CaseRun:
     asserted: list[dict[str, Any]] = field(default_factory=list)
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)   # fact id -> event ids
-    bases: dict[tuple[str, str], Basis] = field(default_factory=dict)    # (fact id, field)
+    bases: Bases = field(default_factory=Bases)                         # (fact id, field) -> Basis
     derived: dict[tuple, str] = field(default_factory=dict)              # content -> fact id
     pending: list[str] = field(default_factory=list)                     # derived, not asserted yet
     present: set[str] = field(default_factory=set)                       # fact types asserted
@@ -404,11 +426,7 @@ class Session:
         run.evidence[temp] = tuple(sorted(sources))
         run.derived[key] = temp
         run.pending.append(temp)
-        bases = lambda alias, fld: run.bases.get((match[alias].get("id"), fld))  # noqa: E731
-        for key_, expr in plan.exprs.items():
-            b = basis(expr, match, plan.params, bases)
-            if b is not None:
-                run.bases[(temp, key_)] = b
+        run.bases.made[temp] = (plan, match)
         if plan.export:
             run.exports.setdefault(plan.export, []).append(fact)
 
