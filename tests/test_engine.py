@@ -302,3 +302,14 @@ def test_every_type_test_is_on_its_marker():
             assert [k for t in tests for k, v in t.items() if k == "t" and isinstance(v, str)] == []
             (first,) = tests[0].items()
             assert first[0].startswith("@") and first[1] == 1
+
+
+def test_a_deadline_found_through_derived_facts_says_how_it_was_computed(scan):
+    """The basis of a due date is worked out when a finding asks for it, through the
+    derived facts that carried it (clock <- SIP start): 30 days after the start, rolled
+    forward from a Sunday."""
+    lines = [ev("b1", "sip.initiated", "2025-01-10", case="B", unit="soc"),
+             ev("b2", "consent.given", "2025-01-10", case="B", unit="soc")]
+    (finding,) = [f for f in scan(lines, as_of="2025-06-30").findings if f["rule"] == "meeting-within-30-days"]
+    assert finding["due"] == "2025-02-10"
+    assert finding["basis"] == {"from": "2025-01-10", "days": 30, "roll": "forward"}
