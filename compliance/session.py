@@ -129,8 +129,29 @@ KEEP = "zz_keep"      # the trigger name of the keeping rules (never asserted)
 def ruleset(program: Program) -> dict[str, Any]:
     """The durable-rules definition the session creates: the program's rules, guarded
     (`guarded`), and one rule per fact type the session asserts that keeps every fact of
-    it (`keeping`), with every type test on a marker (`by_marker`)."""
-    return by_marker({**guarded(program.definition), **keeping(sorted(program.read_types))})
+    it that no rule takes whatever its fields (`keeping`), with every type test on a
+    marker (`by_marker`)."""
+    rules = guarded(program.definition)
+    return by_marker({**rules, **keeping(sorted(program.read_types - taken_always(rules)))})
+
+
+def taken_always(definition: dict[str, Any]) -> set[str]:
+    """The fact types some condition of `definition` takes whatever the fact's fields:
+    besides the type, it tests only comparisons with other facts (`h.meeting`,
+    `trig.asof`), which durable-rules makes after it has stored the fact (events.c,
+    handleAlpha: a test against another fact lets every fact pass to the join, and a fact
+    that reaches a join is stored). A test against a constant (`given == 1`,
+    `kind == 'sip'`) may turn a fact away."""
+    taken = set()
+    for rule in definition.values():
+        for condition in rule.get("all", []):
+            for alias, test in condition.items():
+                tests = test["$and"] if isinstance(test, dict) and "$and" in test else [test]
+                types = [t["t"] for t in tests if set(t) == {"t"} and isinstance(t["t"], str)]
+                if alias != "trig" and len(types) == 1 and all(
+                        _compares_facts([t]) for t in tests if t != {"t": types[0]}):
+                    taken.add(types[0])
+    return taken
 
 
 TRIGGER_MARK = "@trig"
@@ -176,7 +197,8 @@ def by_marker(definition: dict[str, Any]) -> dict[str, Any]:
 
 def keeping(types: list[str]) -> dict[str, Any]:
     """Rules that never fire (their trigger is never asserted) but make durable-rules
-    store every fact of `types`.
+    store every fact of `types` (the types no rule takes whatever their fields: each
+    keeping rule costs a stored frame per fact).
 
     durable-rules stores a fact only when it reaches some rule's join; one that does not
     makes `assert_facts` answer 1 ("matched no rule"), and a batch's answer is that of its
