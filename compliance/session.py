@@ -316,6 +316,12 @@ class Session:
                                 TRIGGER_MARK: 1, marker({"t": "trig", "r": name}): 1}
                          for name in program.joins}
         self.ids = fact_ids()
+        self.marks: dict[str, str] = {}                 # fact type -> its marker
+        self.sids: dict[str, str] = {}                  # a session's state (JSON) -> its id
+
+    def _mark(self, ftype: str) -> str:
+        self.marks[ftype] = marker({"t": ftype})
+        return self.marks[ftype]
 
     def run(self, cases: list[list[tuple[dict[str, Any], str | None]]]) -> list[CaseRun]:
         """Decide cases given as their event facts (fact, source event id); each case in a
@@ -327,13 +333,15 @@ class Session:
         try:
             for run, events in zip(runs, cases):
                 try:
-                    for fact, source in events:
-                        fid = self._new_id(run)
-                        run.facts[fid] = dict(fact, id=fid, sid=run.sid)
-                        run.evidence[fid] = (source,) if source is not None else ()
-                        run.pending.append(fid)
+                    ids = self._new_ids(run, len(events))
                 except CaseTooLarge as exc:
                     run.error = exc
+                    continue
+                for fid, (fact, source) in zip(ids, events):     # the caller's fresh dicts
+                    fact["id"], fact["sid"] = fid, run.sid
+                    run.facts[fid] = fact
+                    run.evidence[fid] = (source,) if source is not None else ()
+                run.pending.extend(ids)
             for stage in range(1, self.program.stages + 1):
                 payload: list[dict[str, Any]] = []
                 for run in runs:
@@ -345,14 +353,15 @@ class Session:
                     # A rule joining a fact type the session holds none of cannot match:
                     # its trigger is left out (durable-rules would find nothing).
                     try:
-                        triggers = [{**self.triggers[name], "id": self._new_id(run), "sid": run.sid}
-                                    for name in self.program.triggers[stage - 1]
-                                    if joins[name] <= run.present]
+                        names = [name for name in self.program.triggers[stage - 1] if joins[name] <= run.present]
+                        triggers = [{**self.triggers[name], "id": fid, "sid": run.sid}
+                                    for name, fid in zip(names, self._new_ids(run, len(names)))]
                     except CaseTooLarge as exc:
                         run.error = exc
                         continue
                     # Every trigger after every fact it reads; each fact with its marker.
-                    mine = [{**f, marker(f): 1} for f in facts] + triggers
+                    marks = self.marks
+                    mine = [{**f, marks.get(f["t"]) or self._mark(f["t"]): 1} for f in facts] + triggers
                     run.asserted.extend(f["id"] for f in mine)
                     payload.extend(mine)
                 self._assert(payload)
@@ -362,11 +371,14 @@ class Session:
         return runs
 
     def _new_id(self, run: CaseRun) -> str:
-        if run.next_id >= len(self.ids):
+        return self._new_ids(run, 1)[0]
+
+    def _new_ids(self, run: CaseRun, n: int) -> tuple[str, ...]:
+        if run.next_id + n > len(self.ids):
             raise CaseTooLarge(f"ärendet har för många händelser för regelmotorn (över {len(self.ids)} fakta)")
-        fid = self.ids[run.next_id]
-        run.next_id += 1
-        return fid
+        ids = self.ids[run.next_id:run.next_id + n]
+        run.next_id += n
+        return ids
 
     def _numbered(self, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A case's new facts with the numbers (and the neighbours' fields) of their types'
@@ -421,7 +433,12 @@ class Session:
             if not started:
                 return
             state, message, state_handle = started[0], started[1], started[2]
-            run = by_sid[orjson.loads(state)["sid"]]
+            sid = self.sids.get(state)
+            if sid is None:     # a session's state is the same text each time (bounded, but kept so)
+                sid = orjson.loads(state)["sid"]
+                if len(self.sids) < 2 * MAX_SESSIONS:
+                    self.sids[state] = sid
+            run = by_sid[sid]
             while message:
                 if run.error is None:
                     for name, match in orjson.loads(message).items():
