@@ -157,10 +157,15 @@ def taken_always(definition: dict[str, Any]) -> set[str]:
 TRIGGER_MARK = "@trig"
 
 
-def marker(fact: dict[str, Any]) -> str:
+def marker(ftype: str) -> str:
     """The name of the property that marks a fact's type for durable-rules (`by_marker`):
-    `@meeting.held`; a trigger's names its rule, `@trig:r7` (and it has `@trig` too)."""
-    return f"{TRIGGER_MARK}:{fact['r']}" if fact["t"] == "trig" else f"@{fact['t']}"
+    `@meeting.held`."""
+    return f"@{ftype}"
+
+
+def trigger_marker(rule: str) -> str:
+    """The marker of a rule's trigger (which has `@trig` too): `@trig:r7`."""
+    return f"{TRIGGER_MARK}:{rule}"
 
 
 def by_marker(definition: dict[str, Any]) -> dict[str, Any]:
@@ -184,15 +189,34 @@ def by_marker(definition: dict[str, Any]) -> dict[str, Any]:
         if "$and" in test:
             tests = test["$and"]
             if tests[:1] == [{"t": "trig"}] and len(tests) == 2 and set(tests[1]) == {"r"}:
-                return {"$and": [{TRIGGER_MARK: 1}, {marker({"t": "trig", "r": tests[1]["r"]}): 1}]}
+                return {"$and": [{TRIGGER_MARK: 1}, {trigger_marker(tests[1]["r"]): 1}]}
             return {"$and": [test_of(t) for t in tests]}
         if set(test) == {"t"} and isinstance(test["t"], str):
-            return {marker(test): 1}
+            return {marker(test["t"]): 1}
         return test
 
     return {name: dict(rule, all=[{alias: test_of(test) for alias, test in cond.items()}
                                   for cond in rule.get("all", [])])
             for name, rule in definition.items()}
+
+
+def trigger_fields_read(rule: dict[str, Any], plan: Plan) -> set[str]:
+    """The fields of its trigger (`asof`, `horizon`) a rule reads, in its conditions or in
+    what its match yields."""
+    read = {fld for expr in plan.exprs.values() for alias, fld in expr.refs() if alias == "trig"}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "trig" and isinstance(value, str):
+                    read.add(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(rule)
+    return read
 
 
 def keeping(types: list[str]) -> dict[str, Any]:
@@ -311,16 +335,21 @@ class Session:
                                                  json.dumps(ruleset(program)))
         self.program = program
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
-        # Each rule's trigger, but its id and session; with its markers (`by_marker`).
-        self.triggers = {name: {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon, "r": name,
-                                TRIGGER_MARK: 1, marker({"t": "trig", "r": name}): 1}
+        # Each rule's trigger, but its id and session: its markers (`by_marker`), and the
+        # as-of date and the horizon where the rule reads them (every field is parsed
+        # again in each match durable-rules hands back).
+        dates = {"asof": as_of.toordinal(), "horizon": horizon}
+        definition = ruleset(program)
+        self.triggers = {name: {"t": "trig", TRIGGER_MARK: 1, trigger_marker(name): 1,
+                                **{k: v for k, v in dates.items() if k in trigger_fields_read(definition[name],
+                                                                                               program.plans[name])}}
                          for name in program.joins}
         self.ids = fact_ids()
         self.marks: dict[str, str] = {}                 # fact type -> its marker
         self.sids: dict[str, str] = {}                  # a session's state (JSON) -> its id
 
     def _mark(self, ftype: str) -> str:
-        self.marks[ftype] = marker({"t": ftype})
+        self.marks[ftype] = marker(ftype)
         return self.marks[ftype]
 
     def run(self, cases: list[list[tuple[dict[str, Any], str | None]]]) -> list[CaseRun]:

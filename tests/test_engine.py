@@ -289,13 +289,13 @@ def test_every_type_test_is_on_its_marker():
     """The session's ruleset tests a fact's type on its marker property, one test per type
     (and per trigger, under `@trig`), never `t == ...`, which durable-rules tried for
     every fact against every type (compliance.session.by_marker)."""
-    from compliance.session import TRIGGER_MARK, by_marker, marker, ruleset
+    from compliance.session import TRIGGER_MARK, by_marker, ruleset, trigger_marker
     program = compile_program(load_ruleset(), with_met=True, prune=False, replay=True)
     definition = ruleset(program)
     assert definition == by_marker(definition)
     for name, rule in definition.items():
         if not name.startswith(("zz_never", "zz_keep")):
-            assert rule["all"][0] == {"trig": {"$and": [{TRIGGER_MARK: 1}, {marker({"t": "trig", "r": name}): 1}]}}
+            assert rule["all"][0] == {"trig": {"$and": [{TRIGGER_MARK: 1}, {trigger_marker(name): 1}]}}
         for condition in rule["all"]:
             (test,) = condition.values()
             tests = test["$and"] if "$and" in test else [test]
