@@ -347,6 +347,7 @@ class Session:
         self.ids = fact_ids()
         self.marks: dict[str, str] = {}                 # fact type -> its marker
         self.sids: dict[str, str] = {}                  # a session's state (JSON) -> its id
+        self._plan_fields: dict[str, list[tuple[str, tuple[str, str] | None, Any]]] = {}
 
     def _mark(self, ftype: str) -> str:
         self.marks[ftype] = marker(ftype)
@@ -490,8 +491,8 @@ class Session:
 
     def _derive(self, run: CaseRun, plan: Plan, match: dict[str, dict[str, Any]]) -> None:
         fact: dict[str, Any] = {"t": plan.fact_type}
-        for key, expr in plan.exprs.items():
-            fact[key] = evaluate(expr, match, plan.params, calendar_fn)
+        for key, ref, expr in self._fields(plan):
+            fact[key] = match[ref[0]].get(ref[1]) if ref else evaluate(expr, match, plan.params, calendar_fn)
         key = tuple(sorted(fact.items()))   # before `id` and `sid` are set
         sources = {e for f in match.values() for e in run.evidence.get(f.get("id"), ())}
         existing = run.derived.get(key)
@@ -507,6 +508,18 @@ class Session:
         run.bases.made[temp] = (plan, match)
         if plan.export:
             run.exports.setdefault(plan.export, []).append(fact)
+
+    def _fields(self, plan: Plan) -> list[tuple[str, tuple[str, str] | None, Any]]:
+        """A derive's fields: (name, (alias, field) when it is a plain copy of a matched
+        fact's field, its expression), worked out once per plan."""
+        fields = self._plan_fields.get(plan.name)
+        if fields is None:
+            fields = self._plan_fields[plan.name] = [
+                (key, (expr.terms[0][1][1], expr.terms[0][1][2])
+                 if expr.fn is None and len(expr.terms) == 1 and expr.terms[0][0] > 0
+                 and expr.terms[0][1][0] == "ref" else None, expr)
+                for key, expr in plan.exprs.items()]
+        return fields
 
     def _retract(self, runs: list[CaseRun]) -> None:
         """Every asserted fact retracted (each case's in the reverse order of arrival: the
