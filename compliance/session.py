@@ -308,8 +308,9 @@ class Bases:
 
 @dataclass
 class CaseRun:
-    """One case in a session: its facts by id, where each came from, and what matched;
-    `error`: why the case could not be decided (its matches are then incomplete)."""
+    """One case in a session: its facts by id (as asserted: with `id`, `sid` and the type's
+    marker, `by_marker`), where each came from, and what matched; `error`: why the case
+    could not be decided (its matches are then incomplete)."""
     sid: str
     error: Exception | None = None
     next_id: int = 0
@@ -369,6 +370,7 @@ class Session:
                     continue
                 for fid, (fact, source) in zip(ids, events):     # the caller's fresh dicts
                     fact["id"], fact["sid"] = fid, run.sid
+                    fact[self.marks.get(fact["t"]) or self._mark(fact["t"])] = 1
                     run.facts[fid] = fact
                     run.evidence[fid] = (source,) if source is not None else ()
                 run.pending.extend(ids)
@@ -389,9 +391,8 @@ class Session:
                     except CaseTooLarge as exc:
                         run.error = exc
                         continue
-                    # Every trigger after every fact it reads; each fact with its marker.
-                    marks = self.marks
-                    mine = [{**f, marks.get(f["t"]) or self._mark(f["t"]): 1} for f in facts] + triggers
+                    # Every trigger after every fact it reads.
+                    mine = facts + triggers
                     run.asserted.extend(f["id"] for f in mine)
                     payload.extend(mine)
                 self._assert(payload)
@@ -501,6 +502,7 @@ class Session:
             return
         temp = self._new_id(run)
         fact["id"], fact["sid"] = temp, run.sid
+        fact[self.marks.get(plan.fact_type) or self._mark(plan.fact_type)] = 1
         run.facts[temp] = fact
         run.evidence[temp] = tuple(sorted(sources))
         run.derived[key] = temp
