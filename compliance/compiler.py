@@ -67,6 +67,9 @@ class Program:
     read_types: frozenset[str] = frozenset()  # fact types some rule reads (only these are asserted)
     versions: dict[str, dict[str, Version]] = field(default_factory=dict)  # rule -> valid_from -> version
     ranks: dict[str, tuple[Rank, ...]] = field(default_factory=dict)   # derived type -> its numberings
+    # rule -> the fact types it joins (not those under `none`): without a fact of each in
+    # the session, the rule cannot match, and its trigger is not asserted (compliance.session)
+    joins: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.definition, sort_keys=True).encode()).hexdigest()
@@ -429,6 +432,7 @@ def _build(units: list[_Unit], derived_fields: dict[str, set[str]], rules: list[
     needs: dict[str, set[str]] = {}
     type_stage: dict[str, int] = {}
     read: set[str] = set()
+    joins: dict[str, frozenset[str]] = {}
     counter = itertools.count()
     for u in units:
         combos = [dict(zip(u.each, vals)) for vals in
@@ -452,6 +456,7 @@ def _build(units: list[_Unit], derived_fields: dict[str, set[str]], rules: list[
                     alias = f"n{k}$not" if pat.none else pat.alias
                     conditions.append({alias: {"$and": tests} if len(tests) > 1 else tests[0]})
                 definition[name] = {"all": conditions}
+                joins[name] = frozenset(u.ctx.resolve(p.fact or "") for p in alt if not p.none)
                 if u.kind == "derive":
                     plans[name] = Plan(name, "derive", u.stage, params, exprs, fact_type=u.fact_type,
                                        export=u.export, rule_id=u.rule.id if u.rule else "")
@@ -472,7 +477,8 @@ def _build(units: list[_Unit], derived_fields: dict[str, set[str]], rules: list[
     triggers = [[n for n, p in plans.items() if p.stage == s] for s in range(1, stages + 1)]
     versions = {r.id: {v.valid_from.isoformat(): v for v in r.version} for r in rules}
     return Program(definition, plans, stages, type_stage,
-                   {t: frozenset(f) for t, f in needs.items()}, triggers, frozenset(read), versions)
+                   {t: frozenset(f) for t, f in needs.items()}, triggers, frozenset(read), versions,
+                   joins=joins)
 
 
 def _collect_needs(alt: list[FactPattern], aliases: dict[str, str], exprs: dict[str, str],

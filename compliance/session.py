@@ -6,7 +6,9 @@ for every batch of cases, each case in a durable-rules session of its own (`sid`
 
 1. the cases' event facts are asserted, each case's followed by the trigger facts of the
    stage-1 rules (a trigger is asserted after every fact its rule reads: durable-rules
-   fires a `none()` as soon as it can, and never takes an action back);
+   fires a `none()` as soon as it can, and never takes an action back), but not of a rule
+   that joins a fact type the case holds none of (it cannot match: durable-rules would
+   look and find nothing);
 2. the matches are drained; a derive's match becomes a derived fact, whose fields Python
    computes from the match (sums of day ordinals, and the roll to a business day that only
    the calendar knows); a when's match is handed back;
@@ -127,13 +129,100 @@ KEEP = "zz_keep"      # the trigger name of the keeping rules (never asserted)
 def ruleset(program: Program) -> dict[str, Any]:
     """The durable-rules definition the session creates: the program's rules, guarded
     (`guarded`), and one rule per fact type the session asserts that keeps every fact of
-    it (`keeping`)."""
-    return {**guarded(program.definition), **keeping(sorted(program.read_types))}
+    it that no rule takes whatever its fields (`keeping`), with every type test on a
+    marker (`by_marker`)."""
+    rules = guarded(program.definition)
+    return by_marker({**rules, **keeping(sorted(program.read_types - taken_always(rules)))})
+
+
+def taken_always(definition: dict[str, Any]) -> set[str]:
+    """The fact types some condition of `definition` takes whatever the fact's fields:
+    besides the type, it tests only comparisons with other facts (`h.meeting`,
+    `trig.asof`), which durable-rules makes after it has stored the fact (events.c,
+    handleAlpha: a test against another fact lets every fact pass to the join, and a fact
+    that reaches a join is stored). A test against a constant (`given == 1`,
+    `kind == 'sip'`) may turn a fact away."""
+    taken = set()
+    for rule in definition.values():
+        for condition in rule.get("all", []):
+            for alias, test in condition.items():
+                tests = test["$and"] if isinstance(test, dict) and "$and" in test else [test]
+                types = [t["t"] for t in tests if set(t) == {"t"} and isinstance(t["t"], str)]
+                if alias != "trig" and len(types) == 1 and all(
+                        _compares_facts([t]) for t in tests if t != {"t": types[0]}):
+                    taken.add(types[0])
+    return taken
+
+
+TRIGGER_MARK = "@trig"
+
+
+def marker(ftype: str) -> str:
+    """The name of the property that marks a fact's type for durable-rules (`by_marker`):
+    `@meeting.held`."""
+    return f"@{ftype}"
+
+
+def trigger_marker(rule: str) -> str:
+    """The marker of a rule's trigger (which has `@trig` too): `@trig:r7`."""
+    return f"{TRIGGER_MARK}:{rule}"
+
+
+def by_marker(definition: dict[str, Any]) -> dict[str, Any]:
+    """The ruleset with each test of a fact's type (`t == "meeting.held"`) made a test of
+    its marker (`@meeting.held == 1`), and a trigger's (`t == "trig"`, `r == "r7"`) a test
+    of `@trig` and then of its rule's marker (`@trig:r7 == 1`): properties every asserted
+    fact carries (`Session.run`).
+
+    Same matches, less work. durable-rules files the first test of each condition under
+    its property's name, and the tests after it under that test, and tries each test
+    filed under a name the fact has: with every condition starting at `t`, each fact was
+    tried against every type of the ruleset and each trigger against every rule's `r`,
+    some 46 tests a fact, half the time of an assert. Under a name of its own a type is
+    one test. The triggers' markers are filed under `@trig`, not beside the types: the
+    names at one level share 32 hash slots, and each of a fact's properties walks past
+    all of them (callgrind: a fifth of assert_facts with the 35 triggers among the types).
+    """
+    def test_of(test: Any) -> Any:
+        if not isinstance(test, dict):
+            return test
+        if "$and" in test:
+            tests = test["$and"]
+            if tests[:1] == [{"t": "trig"}] and len(tests) == 2 and set(tests[1]) == {"r"}:
+                return {"$and": [{TRIGGER_MARK: 1}, {trigger_marker(tests[1]["r"]): 1}]}
+            return {"$and": [test_of(t) for t in tests]}
+        if set(test) == {"t"} and isinstance(test["t"], str):
+            return {marker(test["t"]): 1}
+        return test
+
+    return {name: dict(rule, all=[{alias: test_of(test) for alias, test in cond.items()}
+                                  for cond in rule.get("all", [])])
+            for name, rule in definition.items()}
+
+
+def trigger_fields_read(rule: dict[str, Any], plan: Plan) -> set[str]:
+    """The fields of its trigger (`asof`, `horizon`) a rule reads, in its conditions or in
+    what its match yields."""
+    read = {fld for expr in plan.exprs.values() for alias, fld in expr.refs() if alias == "trig"}
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "trig" and isinstance(value, str):
+                    read.add(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+    walk(rule)
+    return read
 
 
 def keeping(types: list[str]) -> dict[str, Any]:
     """Rules that never fire (their trigger is never asserted) but make durable-rules
-    store every fact of `types`.
+    store every fact of `types` (the types no rule takes whatever their fields: each
+    keeping rule costs a stored frame per fact).
 
     durable-rules stores a fact only when it reaches some rule's join; one that does not
     makes `assert_facts` answer 1 ("matched no rule"), and a batch's answer is that of its
@@ -195,19 +284,43 @@ def _compares_facts(tests: list[dict[str, Any]]) -> bool:
     return any(test_refers(t) for t in tests)
 
 
+class Bases:
+    """How each derived date was computed (`patterns.Basis`), by (fact id, field), worked
+    out when a finding asks (`decide`): most derived facts back no finding, and working
+    out every one as it was made cost a tenth of deciding."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, tuple[Plan, dict[str, dict[str, Any]]]] = {}   # fact id -> its derive's match
+        self.known: dict[tuple[str, str], Basis | None] = {}
+
+    def get(self, key: tuple[str, str]) -> Basis | None:
+        if key in self.known:
+            return self.known[key]
+        made = self.made.get(key[0])
+        found = None
+        if made is not None and key[1] in made[0].exprs:
+            plan, match = made
+            found = basis(plan.exprs[key[1]], match, plan.params,
+                          lambda alias, fld: self.get((match[alias].get("id"), fld)))
+        self.known[key] = found
+        return found
+
+
 @dataclass
 class CaseRun:
-    """One case in a session: its facts by id, where each came from, and what matched;
-    `error`: why the case could not be decided (its matches are then incomplete)."""
+    """One case in a session: its facts by id (as asserted: with `id`, `sid` and the type's
+    marker, `by_marker`), where each came from, and what matched; `error`: why the case
+    could not be decided (its matches are then incomplete)."""
     sid: str
     error: Exception | None = None
     next_id: int = 0
-    asserted: list[dict[str, Any]] = field(default_factory=list)
+    asserted: list[str] = field(default_factory=list)                    # ids, in the order asserted
     facts: dict[str, dict[str, Any]] = field(default_factory=dict)
     evidence: dict[str, tuple[str, ...]] = field(default_factory=dict)   # fact id -> event ids
-    bases: dict[tuple[str, str], Basis] = field(default_factory=dict)    # (fact id, field)
+    bases: Bases = field(default_factory=Bases)                         # (fact id, field) -> Basis
     derived: dict[tuple, str] = field(default_factory=dict)              # content -> fact id
     pending: list[str] = field(default_factory=list)                     # derived, not asserted yet
+    present: set[str] = field(default_factory=set)                       # fact types asserted
     matches: list[tuple[Plan, dict[str, dict[str, Any]]]] = field(default_factory=list)
     exports: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -223,8 +336,23 @@ class Session:
                                                  json.dumps(ruleset(program)))
         self.program = program
         horizon = vardagar.add_business_days(as_of, warn_days).toordinal()
-        self.trigger_fields = {"t": "trig", "asof": as_of.toordinal(), "horizon": horizon}
+        # Each rule's trigger, but its id and session: its markers (`by_marker`), and the
+        # as-of date and the horizon where the rule reads them (every field is parsed
+        # again in each match durable-rules hands back).
+        dates = {"asof": as_of.toordinal(), "horizon": horizon}
+        definition = ruleset(program)
+        self.triggers = {name: {"t": "trig", TRIGGER_MARK: 1, trigger_marker(name): 1,
+                                **{k: v for k, v in dates.items() if k in trigger_fields_read(definition[name],
+                                                                                               program.plans[name])}}
+                         for name in program.joins}
         self.ids = fact_ids()
+        self.marks: dict[str, str] = {}                 # fact type -> its marker
+        self.sids: dict[str, str] = {}                  # a session's state (JSON) -> its id
+        self._plan_fields: dict[str, list[tuple[str, tuple[str, str] | None, Any]]] = {}
+
+    def _mark(self, ftype: str) -> str:
+        self.marks[ftype] = marker(ftype)
+        return self.marks[ftype]
 
     def run(self, cases: list[list[tuple[dict[str, Any], str | None]]]) -> list[CaseRun]:
         """Decide cases given as their event facts (fact, source event id); each case in a
@@ -232,33 +360,40 @@ class Session:
         if len(cases) > MAX_SESSIONS:
             raise ValueError(f"högst {MAX_SESSIONS} ärenden åt gången")
         runs = [CaseRun(str(i)) for i in range(len(cases))]
-        read = self.program.read_types
+        read, joins = self.program.read_types, self.program.joins
         try:
             for run, events in zip(runs, cases):
                 try:
-                    for fact, source in events:
-                        fid = self._new_id(run)
-                        run.facts[fid] = dict(fact, id=fid, sid=run.sid)
-                        run.evidence[fid] = (source,) if source is not None else ()
-                        run.pending.append(fid)
+                    ids = self._new_ids(run, len(events))
                 except CaseTooLarge as exc:
                     run.error = exc
+                    continue
+                for fid, (fact, source) in zip(ids, events):     # the caller's fresh dicts
+                    fact["id"], fact["sid"] = fid, run.sid
+                    fact[self.marks.get(fact["t"]) or self._mark(fact["t"])] = 1
+                    run.facts[fid] = fact
+                    run.evidence[fid] = (source,) if source is not None else ()
+                run.pending.extend(ids)
             for stage in range(1, self.program.stages + 1):
                 payload: list[dict[str, Any]] = []
                 for run in runs:
                     if run.error is not None:
                         continue
-                    facts = self._numbered([run.facts[fid] for fid in run.pending])
+                    facts = [f for f in self._numbered([run.facts[fid] for fid in run.pending]) if f["t"] in read]
                     run.pending = []
+                    run.present.update(f["t"] for f in facts)
+                    # A rule joining a fact type the session holds none of cannot match:
+                    # its trigger is left out (durable-rules would find nothing).
                     try:
-                        triggers = [dict(self.trigger_fields, id=self._new_id(run), r=name, sid=run.sid)
-                                    for name in self.program.triggers[stage - 1]]
+                        names = [name for name in self.program.triggers[stage - 1] if joins[name] <= run.present]
+                        triggers = [{**self.triggers[name], "id": fid, "sid": run.sid}
+                                    for name, fid in zip(names, self._new_ids(run, len(names)))]
                     except CaseTooLarge as exc:
                         run.error = exc
                         continue
                     # Every trigger after every fact it reads.
-                    mine = [f for f in facts if f["t"] in read] + triggers
-                    run.asserted.extend(mine)
+                    mine = facts + triggers
+                    run.asserted.extend(f["id"] for f in mine)
                     payload.extend(mine)
                 self._assert(payload)
                 self._drain(runs)
@@ -267,11 +402,14 @@ class Session:
         return runs
 
     def _new_id(self, run: CaseRun) -> str:
-        if run.next_id >= len(self.ids):
+        return self._new_ids(run, 1)[0]
+
+    def _new_ids(self, run: CaseRun, n: int) -> tuple[str, ...]:
+        if run.next_id + n > len(self.ids):
             raise CaseTooLarge(f"ärendet har för många händelser för regelmotorn (över {len(self.ids)} fakta)")
-        fid = self.ids[run.next_id]
-        run.next_id += 1
-        return fid
+        ids = self.ids[run.next_id:run.next_id + n]
+        run.next_id += n
+        return ids
 
     def _numbered(self, facts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """A case's new facts with the numbers (and the neighbours' fields) of their types'
@@ -326,7 +464,12 @@ class Session:
             if not started:
                 return
             state, message, state_handle = started[0], started[1], started[2]
-            run = by_sid[orjson.loads(state)["sid"]]
+            sid = self.sids.get(state)
+            if sid is None:     # a session's state is the same text each time (bounded, but kept so)
+                sid = orjson.loads(state)["sid"]
+                if len(self.sids) < 2 * MAX_SESSIONS:
+                    self.sids[state] = sid
+            run = by_sid[sid]
             while message:
                 if run.error is None:
                     for name, match in orjson.loads(message).items():
@@ -349,8 +492,8 @@ class Session:
 
     def _derive(self, run: CaseRun, plan: Plan, match: dict[str, dict[str, Any]]) -> None:
         fact: dict[str, Any] = {"t": plan.fact_type}
-        for key, expr in plan.exprs.items():
-            fact[key] = evaluate(expr, match, plan.params, calendar_fn)
+        for key, ref, expr in self._fields(plan):
+            fact[key] = match[ref[0]].get(ref[1]) if ref else evaluate(expr, match, plan.params, calendar_fn)
         key = tuple(sorted(fact.items()))   # before `id` and `sid` are set
         sources = {e for f in match.values() for e in run.evidence.get(f.get("id"), ())}
         existing = run.derived.get(key)
@@ -359,28 +502,44 @@ class Session:
             return
         temp = self._new_id(run)
         fact["id"], fact["sid"] = temp, run.sid
+        fact[self.marks.get(plan.fact_type) or self._mark(plan.fact_type)] = 1
         run.facts[temp] = fact
         run.evidence[temp] = tuple(sorted(sources))
         run.derived[key] = temp
         run.pending.append(temp)
-        bases = lambda alias, fld: run.bases.get((match[alias].get("id"), fld))  # noqa: E731
-        for key_, expr in plan.exprs.items():
-            b = basis(expr, match, plan.params, bases)
-            if b is not None:
-                run.bases[(temp, key_)] = b
+        run.bases.made[temp] = (plan, match)
         if plan.export:
             run.exports.setdefault(plan.export, []).append(fact)
+
+    def _fields(self, plan: Plan) -> list[tuple[str, tuple[str, str] | None, Any]]:
+        """A derive's fields: (name, (alias, field) when it is a plain copy of a matched
+        fact's field, its expression), worked out once per plan."""
+        fields = self._plan_fields.get(plan.name)
+        if fields is None:
+            fields = self._plan_fields[plan.name] = [
+                (key, (expr.terms[0][1][1], expr.terms[0][1][2])
+                 if expr.fn is None and len(expr.terms) == 1 and expr.terms[0][0] > 0
+                 and expr.terms[0][1][0] == "ref" else None, expr)
+                for key, expr in plan.exprs.items()]
+        return fields
 
     def _retract(self, runs: list[CaseRun]) -> None:
         """Every asserted fact retracted (each case's in the reverse order of arrival: the
         last stage's triggers first), and each session checked empty: a fact left behind
-        would collide with the next case's fact of the same id."""
-        facts = [f for run in runs for f in reversed(run.asserted)]
+        would collide with the next case's fact of the same id. (A case that asserted
+        nothing, e.g. only events no rule reads, has no session to check.)
+
+        A fact is retracted by its id and session alone: durable-rules finds it by its id
+        and drops the frames it filed it in (events.c, handleMessageCore), and reading
+        its other fields again was a third of the call."""
+        facts = [{"id": fid, "sid": run.sid} for run in runs for fid in reversed(run.asserted)]
         if facts:
             code = self.engine.retract_facts(self.handle, orjson.dumps(facts).decode())[0]
             if code != 0:
                 raise SessionError(f"regelmotorn kunde inte ta bort ärendets fakta (kod {code})")
         for run in runs:
+            if not run.asserted:
+                continue
             run.asserted = []
             left = self.engine.get_facts(self.handle, run.sid)
             if left not in ("[]", ""):

@@ -129,3 +129,43 @@ def test_a_case_that_collided_under_the_former_ids_gets_the_reference_findings(s
     assert result.errors == []
     assert project(result.findings) == evaluate(lines, date(2021, 6, 30))
     assert not [f for f in result.findings if f["rule"] == "mandatory-attendance"]
+
+
+@pytest.mark.parametrize("profile", ["core", "skarpnack-2018"])
+def test_a_refused_fact_of_any_type_is_not_hidden_by_the_facts_after_it(engine, monkeypatch, tmp_path, profile):
+    """Every fact the session asserts is stored, by a rule or by a keeping rule, so that
+    no later fact can turn a refusal (2) into "matched no rule" (1): for each fact type
+    of random cases, a colliding pair of it followed by a fact of every other type
+    still answers 2."""
+    import random
+
+    import orjson
+
+    import compliance.session as session
+    from compliance.decide import Decider
+    from compliance.reading import read_events
+    from compliance.scan import prepare
+    from gen import generate_cases
+    seen: dict[str, dict] = {}
+    assert_real = session.Session._assert
+
+    def capture(self, facts):
+        for f in facts:
+            if f["t"] != "trig":
+                seen.setdefault(f["t"], f)
+        return assert_real(self, facts)
+    monkeypatch.setattr(session.Session, "_assert", capture)
+    log = tmp_path / "log.jsonl"
+    log.write_bytes(b"".join(orjson.dumps(e) + b"\n"
+                             for e in generate_cases(random.Random(3), 200, 2012, 2026, edge_rate=0.4)))
+    as_of = date(2026, 6, 30)
+    cases = [(case, orjson.loads("[" + ",".join(packed) + "]"))
+             for case, packed in sorted(read_events([log], as_of=as_of).cases.items())]
+    program = prepare(None, profile)[2]
+    Decider(program, as_of, 5).decide(cases)
+    assert len(seen) >= 15
+    handle = engine.create_ruleset(f"hidden-{profile}", json.dumps(session.ruleset(program)))
+    for ftype, fact in seen.items():
+        others = [dict(f, id=f"o{k}", sid=ftype) for k, f in enumerate(seen.values()) if f is not fact]
+        batch = [dict(fact, id="a59_65", sid=ftype), dict(fact, id="a176_10", sid=ftype), *others]
+        assert engine.assert_facts(handle, json.dumps(batch))[0] == 2, ftype

@@ -256,3 +256,60 @@ def test_finding_id_is_stable_and_identifies_the_breach():
               # no concatenation ambiguity: ("a", "bc") is not ("ab", "c")
               finding_id("mandatory-attendance", "K1e", "7", "M1", "bup")}
     assert a not in others and len(others) == 5
+
+
+@pytest.mark.parametrize("profile", ["core", "skarpnack-2018"])
+def test_triggers_left_out_for_rules_that_cannot_match_change_no_finding(monkeypatch, scan, profile):
+    """A rule's trigger is not asserted while the case holds no fact of a type the rule
+    joins (compliance.session); with every trigger asserted, random cases with the
+    generator's edge cases find exactly the same, summaries included."""
+    import dataclasses
+    import random
+
+    import orjson
+
+    import compliance.scan as scan_module
+    from gen import generate_cases
+    lines = [orjson.dumps(e).decode() for e in generate_cases(random.Random(7), 250, 2012, 2026, edge_rate=0.4)]
+    pruned = scan(lines, as_of="2026-06-30", profile=profile)
+    compile_real = scan_module.compile_program
+
+    def every_trigger(*args, **kw):
+        program = compile_real(*args, **kw)
+        return dataclasses.replace(program, joins={name: frozenset() for name in program.joins})
+    monkeypatch.setattr(scan_module, "compile_program", every_trigger)
+    full = scan(lines, as_of="2026-06-30", profile=profile)
+    assert pruned.errors == full.errors == []
+    assert len(pruned.findings) > 100
+    assert pruned.findings == full.findings
+    assert pruned.cases == full.cases and pruned.evidence == full.evidence
+
+
+def test_every_type_test_is_on_its_marker():
+    """The session's ruleset tests a fact's type on its marker property, one test per type
+    (and per trigger, under `@trig`), never `t == ...`, which durable-rules tried for
+    every fact against every type (compliance.session.by_marker)."""
+    from compliance.session import TRIGGER_MARK, by_marker, ruleset, trigger_marker
+    program = compile_program(load_ruleset(), with_met=True, prune=False, replay=True)
+    definition = ruleset(program)
+    assert definition == by_marker(definition)
+    for name, rule in definition.items():
+        if not name.startswith(("zz_never", "zz_keep")):
+            assert rule["all"][0] == {"trig": {"$and": [{TRIGGER_MARK: 1}, {trigger_marker(name): 1}]}}
+        for condition in rule["all"]:
+            (test,) = condition.values()
+            tests = test["$and"] if "$and" in test else [test]
+            assert [k for t in tests for k, v in t.items() if k == "t" and isinstance(v, str)] == []
+            (first,) = tests[0].items()
+            assert first[0].startswith("@") and first[1] == 1
+
+
+def test_a_deadline_found_through_derived_facts_says_how_it_was_computed(scan):
+    """The basis of a due date is worked out when a finding asks for it, through the
+    derived facts that carried it (clock <- SIP start): 30 days after the start, rolled
+    forward from a Sunday."""
+    lines = [ev("b1", "sip.initiated", "2025-01-10", case="B", unit="soc"),
+             ev("b2", "consent.given", "2025-01-10", case="B", unit="soc")]
+    (finding,) = [f for f in scan(lines, as_of="2025-06-30").findings if f["rule"] == "meeting-within-30-days"]
+    assert finding["due"] == "2025-02-10"
+    assert finding["basis"] == {"from": "2025-01-10", "days": 30, "roll": "forward"}
