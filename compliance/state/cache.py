@@ -22,16 +22,19 @@ from .schema import case_results, runs
 
 _CHUNK = 1000
 
+_staging = MetaData()
+
+
+def case_list_table(name: str) -> Table:
+    """A temporary table of case ids, living in the recording's transaction."""
+    return Table(name, _staging, Column("case", String, primary_key=True),
+                 prefixes=["TEMPORARY"], postgresql_on_commit="DROP")
+
+
 # The cases whose stored results stand tonight (taken as they are by an incremental scan):
 # their stored findings, summary and evidence are neither staged again nor counted as
-# gone (`Recording.settle_cases`). A temporary table of the recording's transaction.
-_staging = MetaData()
-settled_cases = Table(
-    "settled_cases", _staging,
-    Column("case", String, primary_key=True),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
+# gone (`Recording.settle_cases`).
+settled_cases = case_list_table("settled_cases")
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,9 @@ from typing import Any
 
 import orjson
 from ..chunks import chunks
-from sqlalchemy import Column, Connection, MetaData, String, Table, delete, exists, insert, select
+from sqlalchemy import Connection, delete, exists, insert, select
 
-from .cache import settled_cases
+from .cache import case_list_table, settled_cases
 from .errors import StateError, UnknownFinding
 from .schema import case_summaries, evidence, findings
 from .store import Store
@@ -79,13 +79,7 @@ def case_details(summaries: Iterable[Mapping[str, Any]],
                          "eller i fel ordning")
 
 
-_staging = MetaData()
-staged_cases = Table(
-    "staged_cases", _staging,
-    Column("case", String, primary_key=True),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DROP",
-)
+staged_cases = case_list_table("staged_cases")     # the cases given to put_case_details
 
 
 def put_case_details(conn: Connection, run_id: int, details: Iterable[CaseDetails],
