@@ -335,7 +335,7 @@ class Reuse:
     reused: set[str] = field(default_factory=set)
     decided: list["CaseResult"] = field(default_factory=list)
     errored: set[str] = field(default_factory=set)
-    # What the store must be told of tonight's findings (`to_record`): every line of the
+    # What the store must be told of tonight's findings (nightly.py stages it): every line of the
     # decided cases, and of the reused ones only the open findings, whose lateness
     # counters moved with the as-of date. The rest of a reused case stands as stored.
     recorded: list[bytes] = field(default_factory=list)
