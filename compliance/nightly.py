@@ -48,8 +48,6 @@ WAIT_ENV = "COMPLIANCE_STATE_WAIT"
 KILL_ENV = "COMPLIANCE_TEST_KILL_AT"
 KILL_POINTS = ("outputs-written", "store-staged", "store-finished", "before-commit", "committed",
                "swapping")
-# Review statuses after which a finding gets no draft (state.md).
-NO_DRAFT = frozenset({"deviation-filed", "justified", "data-error"})
 _FILED = '"deviation.filed"'
 
 
@@ -147,22 +145,21 @@ class NightlyScan:
                        inputs=result.inputs, counts=result.counts,
                        out_dir=str(self.out.resolve()), staged_dir=str(tmp.resolve()))
         inc = self.incremental
+        if inc is None:
+            raise RuntimeError("recording before reuse: the scan asks which results to reuse first")
         with recording(self.store, info) as rec:
-            if inc is not None and inc.reused:
-                # Only what may have changed is staged: the decided cases, and the reused
-                # cases' open findings; the rest of the reused cases stands as stored.
+            # Only what may have changed is staged: the decided cases (all of them with
+            # --full), and the reused cases' open findings; the rest of a reused case
+            # stands as stored.
+            if inc.reused:
                 rec.settle_cases(inc.reused)
-                rec.add_findings(_lines(inc.recorded))
-                summaries, evidence = inc.decided_details()
-            else:
-                rec.add_findings(_lines(result.findings_lines))
-                summaries, evidence = result.cases_lines, result.evidence_lines
+            rec.add_findings(_lines(inc.recorded))
             checkpoint("store-staged")
             rec.add_deviation_filings(self.filings)
+            summaries, evidence = inc.decided_details()
             rec.put_case_details(case_details(_lines(summaries), _lines(evidence)))
-            if inc is not None:
-                rec.put_case_results(inc.decided)
-                rec.forget_case_results_except(inc.keep())
+            rec.put_case_results(inc.decided)
+            rec.forget_case_results_except(inc.keep())
             self.changes = rec.finish()
             rec.write_changes(tmp / "changes.jsonl")
             _note_run(tmp / "manifest.json", self.store.display, self.changes)
@@ -264,45 +261,3 @@ def report_review(state: str, scan_dir: Path) -> dict[str, dict[str, Any]]:
         with store.read() as conn:
             newest = latest_run(conn)
             return report_states(conn, with_new=newest is not None and manifest_run(scan_dir) == newest)
-
-
-# --- the drafts, until they are written on the output side ---------------------------------
-
-def withhold_drafts(folder: Path, result: "ScanResult", states: Mapping[str, Mapping[str, Any]],
-                    units_path: Path | str | None) -> int:
-    """Take back the drafts of findings the store says need none (deviation filed,
-    justified, data error): the case's drafts are rendered again without them. Returns
-    how many findings were withheld.
-
-    The scan's workers render the drafts while they decide, before the store is asked;
-    this puts right the few cases with such decisions.
-    """
-    held = {fid for fid, s in states.items() if s.get("status") in NO_DRAFT}
-    if not held:
-        return 0
-    affected = {f["case"] for f in _lines(result.findings_lines)
-                if f["id"] in held and f["status"] == "violation"}
-    if not affected:
-        return 0
-    from .deviations import DraftWriter
-    from .privacy import safe_name
-    from .units import load_units
-    units, cooperation = load_units(units_path)
-    writer = DraftWriter(folder, result.rules, units, cooperation, result.as_of)
-    findings: dict[str, list[dict[str, Any]]] = {}
-    for f in _lines(result.findings_lines):
-        if f["case"] in affected:
-            findings.setdefault(f["case"], []).append(f)
-    evidence: dict[str, list[dict[str, Any]]] = {}
-    for e in _lines(result.evidence_lines):
-        if e["case"] in affected:
-            evidence.setdefault(e["case"], []).append(e)
-    summaries = {c["case"]: c for c in _lines(result.cases_lines) if c["case"] in affected}
-    withheld = 0
-    for case in sorted(affected):
-        for unit in {f["unit"] or "" for f in findings[case] if f["status"] == "violation"}:
-            (folder / f"{safe_name(case)}__{safe_name(unit)}.md").unlink(missing_ok=True)
-        kept = [f for f in findings[case] if f["id"] not in held]
-        withheld += sum(1 for f in findings[case] if f["id"] in held and f["status"] == "violation")
-        writer.write(writer.render_case(kept, evidence.get(case, []), summaries.get(case, {"case": case})))
-    return withheld
