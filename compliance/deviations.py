@@ -41,7 +41,7 @@ from .escaping import draft_stem, finding_id_text, md_text
 from .explain import deadline_sv
 from .resources import template_error, templates_dir
 from .units import Unit
-from .vocabulary import EVENT_NAMES_SV, KIND_SV, RECIPIENT_SV
+from .vocabulary import EVENT_NAMES_SV, KIND_SV, NO_DRAFT_DECISIONS, RECIPIENT_SV
 
 TEMPLATES = templates_dir()
 MARKDOWN_TEMPLATE = "avvikelse.md.j2"
@@ -49,8 +49,6 @@ RUN_DATE_ENV = "COMPLIANCE_RUN_DATE"
 
 SAMVERKAN, INTERN = "samverkan", "intern"
 KIND_TITLES_SV = {SAMVERKAN: "Avvikelse i BUS-samverkan", INTERN: "Intern avvikelse"}
-# Review decisions (state.md) after which a finding gets no draft.
-NO_DRAFT_DECISIONS = frozenset({"deviation-filed", "justified", "data-error"})
 NOT_UNITS = frozenset(RECIPIENT_SV)            # guardian, child: invited, but not units
 
 # The agreements by the seed's number, until a rule's source carries its own `citation`.

@@ -28,3 +28,7 @@ KIND_SV = {"sip": "SIP", "sip_followup": "SIP-uppföljning", "bus_individ": "BUS
 RECIPIENT_SV = {"guardian": "Vårdnadshavare", "child": "Barnet"}   # vårdnadshavare, barnet
 CHANNEL_SV = {"email": "E-post", "letter": "Brev", "phone": "Telefon", "other": "Annat"}
 STATUS_SV = {"violation": "Avvikelse", "warning": "Varning"}
+
+# Review decisions (state.md) after which a finding gets no draft: a deviation is filed,
+# or the finding is justified or a data error.
+NO_DRAFT_DECISIONS = frozenset({"deviation-filed", "justified", "data-error"})

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, and_, func, or_, select
 
+from ..vocabulary import NO_DRAFT_DECISIONS as NO_DRAFT
 from .changes import MATERIAL_FIELDS, findings_order
 from .decisions import Decision, decisions_of
 from .errors import UnknownFinding
@@ -29,7 +30,6 @@ from .runs import latest_run
 from .schema import decisions, finding_changes, findings, runs
 from .store import Store
 
-NO_DRAFT = frozenset({"deviation-filed", "justified", "data-error"})
 OPEN_STATUSES = frozenset({"open", "acknowledged"})
 REVIEW_LABELS = {
     "open": "öppen",
