@@ -24,7 +24,7 @@ import itertools
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from .facts import fact_types
 from .patterns import Condition, Expr, parse_condition, parse_expr

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +38,7 @@ import pendulum
 from .dates_sv import date_sv
 from .escaping import draft_stem, finding_id_text, md_text
 from .explain import deadline_sv
+from .removal import remove_folder
 from .resources import template_error, templates_dir
 from .units import Unit
 from .vocabulary import EVENT_NAMES_SV, KIND_SV, NO_DRAFT_DECISIONS, RECIPIENT_SV
@@ -531,7 +531,7 @@ def write_drafts(scan_dir: os.PathLike | str, register: Any, written: dt.date,
                 bar.update(violations)
         replace_folder(tmp, final)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        remove_folder(tmp)
         raise
     finally:
         if bar is not None:
@@ -644,7 +644,7 @@ def replace_folder(new: Path, final: Path) -> None:
     except OSError as exc:
         raise DraftWriteError(str(final), exc) from None
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_folder(old)
 
 
 def _withheld(scan_dir: Path, decisions: Mapping[str, Any]) -> int:

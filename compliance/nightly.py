@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import signal
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -37,6 +36,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from .removal import remove_folder
 
 if TYPE_CHECKING:
     from .scan import ScanResult
@@ -239,7 +240,7 @@ def finish_publication(store: "Store") -> str | None:
         swap_in(staged, out)
         for old in out.resolve().parent.iterdir():        # the killed swap's previous outputs
             if old.name.startswith(f".{out.name}.old-"):
-                shutil.rmtree(old, ignore_errors=True)
+                remove_folder(old)
     finally:
         os.close(fd)
     return (f"körning {pub.run_id} avbröts efter att tillståndet sparats; dess utdata är nu "

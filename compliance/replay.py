@@ -22,7 +22,6 @@ from typing import Any, Iterable
 
 import orjson
 
-from .records import Record
 
 
 class ReplayError(Exception):

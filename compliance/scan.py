@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import signal
 import threading
 from contextlib import contextmanager
@@ -30,9 +29,10 @@ import orjson
 from .compiler import Program, compile_program
 from .pool import EngineError, StartedWorkers, run_cases, signals_held, start_workers
 from .profiles import DEFAULT_PROFILE, Selection, select
+from .removal import remove_folder
 from .reading import JSONL_SUFFIXES, InputReport, ReadError, judge, read_events, read_sources
 from .records import Record
-from .rules import Rule, RuleError, RuleSet, load_ruleset
+from .rules import Rule, RuleSet, load_ruleset
 from .scanfolder import OutputError, fresh_folder, write_outputs
 
 
@@ -299,7 +299,7 @@ def _clean_up(started: StartedWorkers | None, tmp: Path | None) -> None:
         if started is not None:
             started.close(kill=True)
         if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+            remove_folder(tmp)
 
 
 class _PhaseClock:

@@ -11,7 +11,6 @@ report` needs to build the reports for people from the folder alone (docs/design
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from contextlib import nullcontext
 from pathlib import Path
@@ -23,6 +22,7 @@ from . import __version__
 from . import calendar as vardagar
 from .reading import sha256_file
 from .pool import signals_held
+from .removal import remove_folder
 from .resources import ResourceError
 
 if TYPE_CHECKING:
@@ -166,4 +166,4 @@ def swap_in(tmp: Path, out: Path) -> None:
             checkpoint("swapping")
         tmp.rename(real)
         if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+            remove_folder(old)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Mapping
 import click
 
 from ..deviations import DraftWriteError, replace_folder
+from ..removal import remove_folder
 from ..resources import ResourceError
 from ..units import UnitRegisterError
 from . import NotAScanFolder, build_reports
@@ -92,14 +92,14 @@ def write_reports(scan_dir: Path, out: Path, units_path: Path | None, docx: bool
         return final
     except OSError as exc:
         if created:
-            shutil.rmtree(out, ignore_errors=True)
+            remove_folder(out)
         raise ReportError(f"{out}: rapporterna kan inte skrivas: {os_error_sv(exc)}") from None
     except BaseException:                 # a broken template, Ctrl-C: no new empty folder left
         if created:
-            shutil.rmtree(out, ignore_errors=True)
+            remove_folder(out)
         raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_folder(staging)
 
 
 def _fail(message: str) -> None:
