@@ -306,8 +306,10 @@ class Children:
     def map_in_order(self, fn: Callable[[Any], Any], args: list[Any]) -> Iterator[Any]:
         """fn(arg) for each arg in the children, the results in the order of `args`; at most
         two tasks a child ahead of the consumer. A child that dies raises ChildDied; an
-        exception in fn is raised here."""
+        exception in fn is raised here in its turn, after the results of the args before
+        it (so what was done before a failure does not depend on which child was quicker)."""
         results: dict[int, Any] = {}
+        failed: dict[int, BaseException] = {}
         order: dict[int, int] = {}
         sent = done = 0
         while done < len(args):
@@ -316,6 +318,8 @@ class Children:
                     break
                 order[self.send(child, fn, args[sent])] = sent
                 sent += 1
+            if done in failed:
+                raise failed.pop(done)
             if done in results:
                 yield results.pop(done)
                 done += 1
@@ -328,7 +332,9 @@ class Children:
                         raise ChildDied(self.what, payload)
                     self.ensure(1 + len(self.children))     # an idle one: replace it
                 elif kind == "error":
-                    raise payload
+                    if tag not in order:
+                        raise payload
+                    failed[order.pop(tag)] = payload
                 else:
                     results[order.pop(tag)] = payload
 
