@@ -23,7 +23,6 @@ from typing import Any, Iterable
 import orjson
 
 
-
 class ReplayError(Exception):
     """The replay cannot be made; `usage` marks a wrong argument (exit 2), else exit 1."""
 

@@ -29,9 +29,9 @@ import orjson
 from .compiler import Program, compile_program
 from .pool import EngineError, StartedWorkers, run_cases, signals_held, start_workers
 from .profiles import DEFAULT_PROFILE, Selection, select
-from .removal import remove_folder
 from .reading import JSONL_SUFFIXES, InputReport, ReadError, judge, read_events, read_sources
 from .records import Record
+from .removal import remove_folder
 from .rules import Rule, RuleSet, load_ruleset
 from .scanfolder import OutputError, fresh_folder, write_outputs
 
