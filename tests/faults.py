@@ -10,8 +10,8 @@ The scan runs as the command line runs it; this wrapper only wraps a few of its 
 - `kill-engine@reading`, `kill-reader@reading`: an engine worker (idle) or a busy reader
   is killed while the log is read (after the first piece came back);
 - `kill-engine@deciding`: a busy engine worker is killed after the first batch came back;
-- `kill-drafts@drafts`: a process rendering the drafts is killed after the first draft
-  file was written;
+- `kill-drafts@drafts`: a process rendering the drafts is killed as soon as it was given
+  its first batch;
 - `no-restart@reading`: an engine worker is killed while reading and every worker forked
   after that dies while it starts;
 - `no-fork@reading`: the same, but no new process can be forked at all;
@@ -122,19 +122,21 @@ def _after_first_batch(action) -> None:
 
 
 def _while_writing_drafts(action) -> None:
-    """`action()` once, after the first draft file was written (the drafts are rendered
-    in processes of their own, on the output side)."""
+    """`action()` once, right after the first batch of drafts was given to a process that
+    renders them (so that one is busy whatever the machine's speed: after the first draft
+    file was written, on a busy machine, every batch could already be back)."""
     import compliance.deviations as deviations
-    original = deviations.write_file
+    original = pool.Children.send
     done = False
 
-    def write_file(path, data):
+    def send(self, child, fn, arg):
         nonlocal done
-        original(path, data)
-        if not done:
+        tag = original(self, child, fn, arg)
+        if self.what == deviations.DRAFT_WORKER and not done:
             done = True
             action()
-    deviations.write_file = write_file
+        return tag
+    pool.Children.send = send
 
 
 def _kill_drafts_worker() -> None:

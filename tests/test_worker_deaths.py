@@ -76,8 +76,9 @@ def test_a_killed_engine_worker_is_replaced_and_no_case_is_lost(fault, log, clea
 
 
 def test_a_killed_drafts_worker_costs_nothing(log, clean, tmp_path):
-    """The drafts are rendered in worker processes of their own; when one dies, what it
-    had and what is left are rendered in the scan's own process: the same drafts."""
+    """The drafts are rendered in worker processes of their own; when one dies, its batch
+    goes to a new one (after repeated deaths it is rendered in the scan's own process):
+    the same drafts, exit 0."""
     out = tmp_path / "out"
     proc = scan("kill-drafts@drafts", log, out)
     assert proc.returncode == 0, proc.stderr
