@@ -289,13 +289,14 @@ def _text(raw: bytes) -> str:
     return orjson.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
 
 
-def refresh_lateness(block: bytes, as_of: dt.date) -> bytes:
+def refresh_lateness(block: bytes, as_of: dt.date) -> tuple[bytes, bytes]:
     """A case's findings lines with the lateness counters of open findings (no `actual`)
-    counted up to tonight's as-of date, exactly as `findings.finalize` counts them."""
+    counted up to tonight's as-of date, exactly as `findings.finalize` counts them; and
+    those open findings' lines alone (what the store is told of a reused case)."""
     if b'"actual":null' not in block:
-        return block
+        return block, b""
     from .findings import _business_days_late
-    out = []
+    out, still_open = [], []
     for line in block.splitlines(keepends=True):
         if b'"actual":null' in line:
             f = orjson.loads(line)
@@ -304,8 +305,9 @@ def refresh_lateness(block: bytes, as_of: dt.date) -> bytes:
                 f["days_late"] = (as_of - due).days
                 f["business_days_late"] = _business_days_late(due, as_of)
                 line = orjson.dumps(f, option=orjson.OPT_APPEND_NEWLINE)
+                still_open.append(line)
         out.append(line)
-    return b"".join(out)
+    return b"".join(out), b"".join(still_open)
 
 
 class _Cursor:
@@ -395,10 +397,10 @@ class Reuse:
                 self._keep_decided(case, until, f, e, s)
             else:
                 stored = next(stored_lines)
-                f, e, s = refresh_lateness(stored.findings, self.as_of), stored.evidence, stored.summary
-                if b'"actual":null' in f:
-                    self.recorded.append(b"".join(line for line in f.splitlines(keepends=True)
-                                                  if b'"actual":null' in line))
+                f, still_open = refresh_lateness(stored.findings, self.as_of)
+                e, s = stored.evidence, stored.summary
+                if still_open:
+                    self.recorded.append(still_open)
             out_f.append(f)
             out_e.append(e)
             out_s.append(s)
