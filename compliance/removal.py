@@ -2,11 +2,12 @@
 
 A night's outputs at a million events hold some 107 000 small files (a draft per case
 and receiving unit; with `--report` a Word copy of each besides), and after the new
-folder is swapped in the old one must go before the scan can say it is done. `shutil.rmtree` unlinks them in the order the directory lists them, which on ext4
-is the order of the name hashes: each unlink then touches another part of the inode
-table. Unlinking in inode order instead (as GNU `rm -r` does for large directories)
-walks the inode table once; measured here on 100 000 files of 3 KB, 9.7-11.0 s instead
-of 13.1-13.9 s (benchmarks/results.md).
+folder is swapped in the old one must go before the scan can say it is done.
+`shutil.rmtree` unlinks them in the order the directory lists them, which on ext4 is the
+order of the name hashes: each unlink then touches another part of the inode table.
+Unlinking in inode order instead (as GNU `rm -r` does for large directories) walks the
+inode table once; measured here on 100 000 files of 3 KB, 9.7-11.0 s instead of
+13.1-13.9 s (benchmarks/results.md).
 """
 
 from __future__ import annotations
